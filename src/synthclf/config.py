@@ -1,0 +1,136 @@
+"""params.yaml, validated. Every command loads it through `load_params` before doing anything.
+
+Each subsystem owns the model of its own section (generation/settings.py, validation/settings.py,
+analysis/settings.py); this module composes them and turns any mistake into one line that names
+the key, what was given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthclf.analysis.settings import AnalysisParams
+from synthclf.errors import SynthclfError
+from synthclf.generation.settings import GenerationParams, LLMParams
+from synthclf.validation.settings import ValidationParams
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Strict(BaseModel):
+    """Base for every params section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitParams(Strict):
+    train_size: int = Field(gt=0, description="real training examples kept after the split")
+    test_size: int = Field(gt=0, description="real test examples every model is scored on")
+    pool_size: int = Field(ge=0, description="few-shot pool drawn from the training split")
+    balance: bool = Field(False, description="equal label counts in train and test (for skewed sources)")
+
+
+MIX_PATTERN = re.compile(r"^(zero_shot|few_shot)\+real(\d+)$")
+
+
+def parse_mix(source: str) -> tuple[str, int] | None:
+    """'few_shot+real100' -> ('few_shot', 100): the synthetic setting plus that many real examples."""
+    match = MIX_PATTERN.match(source)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+class TrainParams(Strict):
+    backend: Literal["transformer", "tfidf_logreg"] = "transformer"
+    encoder: str = Field("bundled:all-MiniLM-L6-v2", description="bundled:<name> or a hub id such as roberta-base")
+    epochs: float = Field(3, gt=0)
+    min_steps: int = Field(60, ge=0, description="small synthetic sets still get this many optimiser steps")
+    batch_size: int = Field(32, gt=0)
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_length: int = Field(64, ge=8, le=512)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
+
+
+class Params(Strict):
+    seed: int = 0
+    tasks: list[str] = Field(min_length=1)
+    split: dict[str, SplitParams]
+    sources: list[str] = Field(default_factory=lambda: ["real", "zero_shot", "few_shot"], min_length=1)
+    mixes: list[str] = Field(default_factory=list, description="'<setting>+real<N>' training mixes")
+    train: TrainParams = TrainParams()
+    llm: LLMParams = LLMParams()
+    generate: GenerationParams = GenerationParams()
+    validate_: ValidationParams = Field(ValidationParams(), alias="validate")
+    analyze: AnalysisParams = AnalysisParams()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _every_task_has_a_split(self) -> Params:
+        missing = [task for task in self.tasks if task not in self.split]
+        if missing:
+            raise ValueError(f"split has no entry for task(s) {missing}; add split.{missing[0]}: "
+                             "{train_size: ..., test_size: ..., pool_size: ...}")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError("tasks lists a task twice; list each task once")
+        for mix in self.mixes:
+            parsed = parse_mix(mix)
+            if parsed is None or parsed[0] not in self.generate.settings or parsed[1] == 0:
+                raise ValueError(f"mixes: {mix!r} is not '<setting>+real<N>' with a setting from "
+                                 f"generate.settings {self.generate.settings} and N > 0")
+        allowed = ["real", *self.generate.settings, *self.mixes]
+        for source in self.sources:
+            if source not in allowed:
+                raise ValueError(f"sources: {source!r} is not one of {allowed}; add it to generate.settings "
+                                 "or mixes first")
+        return self
+
+
+def describe_error(error: dict) -> str:
+    """One line: the dotted key, what was given, what is allowed."""
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    key = key.replace("validate_", "validate")
+    given = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"params.yaml: unknown key '{key}'; remove it or fix its spelling"
+    if error["type"] == "missing":
+        return f"params.yaml: missing key '{key}'; add it"
+    if error["type"] == "value_error" and not error["loc"]:
+        return "params.yaml: " + error["msg"].removeprefix("Value error, ")
+    return f"params.yaml: {key}: got {given!r}; {error['msg']}"
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Parse and validate params.yaml, raising SynthclfError with one clear line on any problem."""
+    path = Path(path)
+    if not path.exists():
+        raise SynthclfError(f"{path}: not found; run from the repository root or pass --params")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SynthclfError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    if not isinstance(raw, dict):
+        raise SynthclfError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as exc:
+        raise SynthclfError(describe_error(exc.errors()[0]).replace("params.yaml", str(path), 1)) from exc
+    _check_tasks_exist(params)
+    return params
+
+
+def _check_tasks_exist(params: Params) -> None:
+    from synthclf.tasks import available_tasks
+
+    known = available_tasks()
+    for task in params.tasks:
+        if task not in known:
+            raise SynthclfError(f"params.yaml: tasks: got {task!r}; allowed: {', '.join(sorted(known))} "
+                                "(or add a task card to src/synthclf/tasks/cards/)")

@@ -1,0 +1,50 @@
+"""params.yaml sections `llm` (which server and model) and `generate` (what to produce)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Price(Strict):
+    input_per_1m: float = Field(ge=0, description="USD per million prompt tokens")
+    output_per_1m: float = Field(ge=0, description="USD per million completion tokens")
+
+
+class LLMParams(Strict):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; null starts the bundled model")
+    model: str = "SmolLM2-135M-Instruct"
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    prompt_style: Literal["auto", "chat", "completion"] = "auto"
+    temperature: float = Field(0.8, ge=0, le=2)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(60, gt=0)
+    repeat_penalty: float = Field(1.15, ge=1, le=2, description="sent to llama.cpp servers only")
+    concurrency: int = Field(4, gt=0, le=256)
+    requests_per_minute: int = Field(0, ge=0, description="0 = unlimited")
+    tokens_per_minute: int = Field(0, ge=0, description="0 = unlimited")
+    timeout_s: float = Field(60, gt=0)
+    max_retries: int = Field(6, ge=0)
+    server_threads: int = Field(2, gt=0, description="threads of the bundled llama.cpp server")
+    server_context: int = Field(2048, ge=256)
+
+
+class GenerationParams(Strict):
+    settings: list[Literal["zero_shot", "few_shot"]] = Field(default_factory=lambda: ["zero_shot", "few_shot"])
+    per_class: int = Field(30, gt=0, description="valid examples wanted per label")
+    few_shot_k: int = Field(4, gt=0)
+    diversity_every: int = Field(5, ge=0, description="a diversity prompt every n generations; 0 = never")
+    max_attempts_factor: float = Field(4.0, ge=1, description="attempt budget = factor * per_class per label")
+    min_words: int = Field(2, ge=1)
+    max_words: int = Field(60, ge=1)
+    copy_ngram: int = Field(6, ge=2, description="n-gram length that counts as copying a few-shot example")
+    near_duplicate_jaccard: float = Field(0.8, gt=0, le=1)
+    seed: int = 0
+    cache_path: str = Field(".synthclf_cache/responses.sqlite", description="shared by queued dvc exp runs")
+    budget_usd: float = Field(0, ge=0, description="stop cleanly once spent; 0 = no cap")
+    prices: dict[str, Price] = Field(default_factory=dict)

@@ -1,0 +1,69 @@
+"""Where every stage reads and writes. dvc.yaml names the same paths; keep the two in step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REAL = "real"
+SETTINGS = ("zero_shot", "few_shot")
+
+
+def raw_dir(task: str) -> Path:
+    return Path("data/raw") / task
+
+
+def prepared_dir(task: str) -> Path:
+    return Path("data/prepared") / task
+
+
+def prepared_split(task: str, split: str) -> Path:
+    """split is one of train, test, pool (the few-shot pool, drawn from train)."""
+    return prepared_dir(task) / f"{split}.jsonl"
+
+
+def synthetic_file(task: str, setting: str) -> Path:
+    return Path("data/synthetic") / task / f"{setting}.jsonl"
+
+
+def dataset_to_validate(task: str, source: str) -> Path:
+    """The dataset the validate stage checks: prepared train for real, generator output otherwise."""
+    return prepared_split(task, "train") if source == REAL else synthetic_file(task, source)
+
+
+def validated_file(task: str, source: str) -> Path:
+    """Clean rows that passed validation; the only data `train` reads."""
+    return Path("data/validated") / task / f"{source}.jsonl"
+
+
+def quarantine_file(task: str, source: str) -> Path:
+    return Path("data/quarantine") / task / f"{source}.jsonl"
+
+
+def model_dir(task: str, source: str) -> Path:
+    """Holds one save_pretrained checkpoint per seed: seed0/, seed1/, ..."""
+    return Path("models") / task / source
+
+
+def predictions_file(task: str, source: str) -> Path:
+    return Path("data/predictions") / task / f"{source}.jsonl"
+
+
+def metrics_file(stage: str, task: str, name: str) -> Path:
+    """metrics/<stage>/<task>/<name>.json, e.g. metrics/evaluate/sms_spam/real.json."""
+    return Path("metrics") / stage / task / f"{name}.json"
+
+
+def confusion_plot(task: str, source: str) -> Path:
+    return Path("plots/confusion") / task / f"{source}.png"
+
+
+def validation_docs_dir(task: str, source: str) -> Path:
+    return Path("reports/validation") / task / source
+
+
+def summary_metrics() -> Path:
+    return Path("metrics/summary.json")
+
+
+def report_dir() -> Path:
+    return Path("reports")
