@@ -122,3 +122,20 @@ def test_missing_summary_or_evaluations_is_a_clear_error(project):
     shutil.rmtree("metrics/evaluate")
     with pytest.raises(SynthclfError, match="no evaluation metrics"):
         render()
+
+
+def test_cli_analyze_then_report(project):
+    """The wired commands: one line and exit code 2 for a user error, files on success."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from synthclf.cli import app
+
+    params = make_params().model_dump(by_alias=True)
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    runner = CliRunner()
+    missing = runner.invoke(app, ["report"])
+    assert missing.exit_code == 2 and "metrics/summary.json: not found" in missing.output
+    assert runner.invoke(app, ["analyze"]).exit_code == 0
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert Path("reports/report.html").exists() and Path("metrics/summary.json").exists()
