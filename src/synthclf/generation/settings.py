@@ -20,7 +20,11 @@ class LLMParams(Strict):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; null starts the bundled model")
     model: str = "SmolLM2-135M-Instruct"
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    prompt_style: Literal["auto", "chat", "completion"] = "auto"
+    backend: Literal["auto", "llama_cpp", "openai"] = Field(
+        "auto", description="auto: llama_cpp for the bundled server (base_url null), openai otherwise; "
+                            "llama_cpp servers also get repeat_penalty")
+    prompt_style: Literal["auto", "chat", "completion"] = Field(
+        "auto", description="auto: completion for llama_cpp backends (small local models), chat otherwise")
     temperature: float = Field(0.8, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(60, gt=0)
@@ -29,7 +33,9 @@ class LLMParams(Strict):
     requests_per_minute: int = Field(0, ge=0, description="0 = unlimited")
     tokens_per_minute: int = Field(0, ge=0, description="0 = unlimited")
     timeout_s: float = Field(60, gt=0)
-    max_retries: int = Field(6, ge=0)
+    max_retries: int = Field(6, ge=0, description="retries per call on 429, 5xx, timeouts, dropped connections")
+    retry_base_s: float = Field(0.5, gt=0, description="first backoff ceiling; doubles per retry (full jitter)")
+    retry_max_s: float = Field(30, gt=0, description="largest backoff ceiling")
     server_threads: int = Field(2, gt=0, description="threads of the bundled llama.cpp server")
     server_context: int = Field(2048, ge=256)
 
@@ -42,9 +48,12 @@ class GenerationParams(Strict):
     max_attempts_factor: float = Field(4.0, ge=1, description="attempt budget = factor * per_class per label")
     min_words: int = Field(2, ge=1)
     max_words: int = Field(60, ge=1)
+    shingle_words: int = Field(2, ge=1, description="word n-gram size for near-duplicate Jaccard")
     copy_ngram: int = Field(6, ge=2, description="n-gram length that counts as copying a few-shot example")
     near_duplicate_jaccard: float = Field(0.8, gt=0, le=1)
     seed: int = 0
-    cache_path: str = Field(".synthclf_cache/responses.sqlite", description="shared by queued dvc exp runs")
+    cache_path: str = Field(".synthclf_cache/responses.sqlite",
+                            description="relative to the original repo root, also from queued dvc exp copies; "
+                                        "$SYNTHCLF_CACHE_DIR overrides the directory")
     budget_usd: float = Field(0, ge=0, description="stop cleanly once spent; 0 = no cap")
     prices: dict[str, Price] = Field(default_factory=dict)

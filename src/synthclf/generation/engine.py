@@ -1,0 +1,182 @@
+"""The asynchronous generation loop: many calls in flight, results judged in sample order.
+
+Per label, sample indices 0, 1, 2, ... are launched in order, at most as many outstanding as
+examples are still needed (so a finished label costs no extra calls), and judged strictly in index
+order. Which texts are kept therefore never depends on which call happened to finish first: a
+rerun over the cache gives byte-identical output. All labels run at once over one shared
+concurrency limit; the semaphore is first-come-first-served, so the calls of one label mostly run
+together, which lets llama.cpp reuse the shared prompt prefix.
+
+For each sample: build the prompt, look it up in the cache (a hit needs no concurrency slot), else
+call, commit the response to the cache, and only then count it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from synthclf.errors import SynthclfError
+from synthclf.generation.accounting import Accounting
+from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key
+from synthclf.generation.cleaning import TextFilter, clean_text, normalized
+from synthclf.generation.client import LLMClient
+from synthclf.generation.prompts import Prompt, PromptBuilder
+
+
+@dataclass
+class Sample:
+    label: str
+    sample_index: int
+    seed: int
+    prompt: Prompt
+    response: CachedResponse
+    text: str
+    from_cache: bool
+
+
+@dataclass
+class Outcome:
+    kept: dict[str, list[Sample]]
+    stop_reason: str | None  # "budget" when the budget cap ended the run early
+
+
+ClientFactory = Callable[[], Awaitable[LLMClient]]
+
+
+class Engine:
+    def __init__(self, *, builder: PromptBuilder, get_client: ClientFactory, sampling: Callable[[Prompt, int], dict],
+                 model: str, cache: ResponseCache, accounting: Accounting, filters: dict[str, TextFilter],
+                 per_class: int, max_attempts: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
+        self.builder = builder
+        self.get_client = get_client
+        self.sampling = sampling
+        self.model = model
+        self.cache = cache
+        self.accounting = accounting
+        self.filters = filters
+        self.per_class = per_class
+        self.max_attempts = max_attempts
+        self.on_progress = on_progress
+        self.futures: dict[str, dict[int, asyncio.Future]] = {label: {} for label in filters}
+        self.stop_reason: str | None = None
+
+    def request(self, prompt: Prompt, seed: int, sample_index: int) -> dict[str, Any]:
+        """What is sent, minus credentials and endpoint: the cache key's input and the cache's record."""
+        return {"model": self.model, "style": prompt.style, **prompt.body(),
+                "sampling": self.sampling(prompt, seed), "sample_index": sample_index}
+
+    async def run(self) -> Outcome:
+        kept: dict[str, list[Sample]] = {}
+        try:
+            async with asyncio.TaskGroup() as group:
+                for label in self.filters:
+                    kept[label] = []
+                    group.create_task(self._run_label(label, kept[label], group))
+        except BaseExceptionGroup as group_error:
+            raise _first_user_error(group_error) from None
+        return Outcome(kept=kept, stop_reason=self.stop_reason)
+
+    async def _run_label(self, label: str, kept: list[Sample], group: asyncio.TaskGroup) -> None:
+        futures = self.futures[label]
+        tally = self.accounting.tally(label)
+        launched = judged = 0
+        while len(kept) < self.per_class and judged < self.max_attempts:
+            needed = self.per_class - len(kept)
+            while launched < self.max_attempts and launched - judged < needed and not self.stop_reason:
+                futures[launched] = group.create_task(self._attempt(label, launched))
+                launched += 1
+            if judged >= launched:
+                break  # stopped (budget) with nothing left in flight
+            sample = await futures[judged]
+            judged += 1
+            if sample is None:
+                continue  # skipped after the budget ran out: not an attempt
+            tally.attempts += 1
+            reason = self.filters[label].check(sample.text, sample.response.finish_reason)
+            if reason:
+                tally.rejected[reason] += 1
+            else:
+                kept.append(sample)
+                tally.kept += 1
+            if self.on_progress:
+                self.on_progress(self, reason is None)
+        # Calls still in flight after a budget stop are paid for: let them land in the cache.
+        for index in range(judged, launched):
+            await futures[index]
+
+    async def _attempt(self, label: str, sample_index: int) -> Sample | None:
+        history = await self._history(label, sample_index)
+        prompt = self.builder.build(label, sample_index, history)
+        seed = self.builder.sample_seed(label, sample_index)
+        request = self.request(prompt, seed, sample_index)
+        key = cache_key(request)
+        response = self.cache.get(key)
+        from_cache = response is not None
+        if response is not None:
+            self.accounting.record_hit(response)
+        else:
+            if self.stop_reason:
+                return None
+            client = await self.get_client()
+            response = await client.complete(prompt, seed, go_ahead=lambda: not self.stop_reason)
+            if response is None:
+                return None
+            self.cache.put(key, request, response)  # committed before it is counted anywhere
+            self.accounting.record_fresh(response)
+            if self.accounting.budget_exhausted:
+                self.stop_reason = "budget"
+        text = clean_text(response.text, list(self.filters))
+        return Sample(label, sample_index, seed, prompt, response, text, from_cache)
+
+    async def _history(self, label: str, sample_index: int) -> list[str]:
+        """The texts of earlier samples a diversity prompt shows (they were launched before this one)."""
+        texts = []
+        for index in self.builder.history_indices(sample_index):
+            earlier = await self.futures[label][index]
+            if earlier is not None and earlier.text:
+                texts.append(earlier.text)
+        return texts
+
+
+def drop_cross_label_duplicates(kept: dict[str, list[Sample]], accounting: Accounting) -> None:
+    """A text kept under two labels teaches nothing but contradiction: drop every copy.
+    Done after generation, in a fixed order, so it stays deterministic."""
+    owners: dict[str, set[str]] = {}
+    for label, samples in kept.items():
+        for sample in samples:
+            owners.setdefault(normalized(sample.text), set()).add(label)
+    conflicting = {text for text, labels in owners.items() if len(labels) > 1}
+    if not conflicting:
+        return
+    for label, samples in kept.items():
+        remaining = [sample for sample in samples if normalized(sample.text) not in conflicting]
+        dropped = len(samples) - len(remaining)
+        if dropped:
+            tally = accounting.tally(label)
+            tally.kept -= dropped
+            tally.rejected["conflicting_label"] += dropped
+            samples[:] = remaining
+
+
+def _first_user_error(group_error: BaseExceptionGroup) -> BaseException:
+    """Unwrap the TaskGroup's exception group: a user-facing error first, then anything else."""
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        else:
+            leaves.append(error)
+
+    collect(group_error)
+    for leaf in leaves:
+        if isinstance(leaf, (KeyboardInterrupt, SystemExit)):
+            return leaf
+    for leaf in leaves:
+        if isinstance(leaf, SynthclfError):
+            return leaf
+    return leaves[0]

@@ -1,0 +1,240 @@
+"""`synthclf generate --task T --setting S`: synthetic training data for one task and setting.
+
+Reads the task card and (few-shot) the pool, generates `generate.per_class` valid texts per label
+with the configured LLM, writes data/synthetic/<task>/<setting>.jsonl and
+metrics/generate/<task>/<setting>.json (both atomically).
+
+Falling short is not an error: when a label's attempt budget (max_attempts_factor * per_class) or
+the money budget (budget_usd) is spent first, what was kept is written and the summary says how
+many were kept per label and why the rest were rejected. A label with zero examples is an error
+(exit code 2, metrics written, no data file): no classifier can be trained on it.
+
+With llm.base_url null the bundled SmolLM2 server is started, but only when the first call is
+not in the cache, so a fully cached rerun starts nothing and makes zero calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import sys
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from synthclf import paths
+from synthclf.config import Params
+from synthclf.errors import SynthclfError
+from synthclf.generation.accounting import Accounting
+from synthclf.generation.cache import ResponseCache, resolve_cache_path
+from synthclf.generation.cleaning import CopyDetector, TextFilter
+from synthclf.generation.client import CallStats, LLMClient, sampling_params
+from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplicates
+from synthclf.generation.prompts import PromptBuilder, Style
+from synthclf.generation.settings import GenerationParams, LLMParams
+from synthclf.records import read_jsonl, write_json, write_jsonl
+from synthclf.tasks import TaskCard, load_card
+
+LOCAL_PLACEHOLDER_KEY = "sk-local-no-key-needed"
+
+
+def uses_llama_cpp(llm: LLMParams) -> bool:
+    return llm.backend == "llama_cpp" or (llm.backend == "auto" and llm.base_url is None)
+
+
+def prompt_style(llm: LLMParams) -> Style:
+    """auto: completion style for llama.cpp (the bundled small model follows patterns better than
+    instructions), chat style for instruction-tuned API models."""
+    if llm.prompt_style != "auto":
+        return llm.prompt_style
+    return "completion" if uses_llama_cpp(llm) else "chat"
+
+
+def api_key(llm: LLMParams) -> str:
+    """From the environment only. A local server needs none; a placeholder keeps the client happy."""
+    if llm.base_url is None:
+        return LOCAL_PLACEHOLDER_KEY
+    return os.environ.get(llm.api_key_env) or LOCAL_PLACEHOLDER_KEY
+
+
+def pool_by_label(task: str, card: TaskCard, gen: GenerationParams, setting: str) -> dict[str, list[str]]:
+    if setting != "few_shot":
+        return {}
+    grouped: dict[str, list[str]] = {label: [] for label in card.labels}
+    for record in read_jsonl(paths.prepared_split(task, "pool")):
+        if record.get("label") in grouped:
+            grouped[record["label"]].append(record["text"])
+    empty = [label for label, texts in grouped.items() if not texts]
+    if empty:
+        raise SynthclfError(f"{paths.prepared_split(task, 'pool')}: no examples of label(s) {empty} for few-shot "
+                            f"prompts; raise split.{task}.pool_size in params.yaml and rerun prepare")
+    return grouped
+
+
+class Endpoint:
+    """The LLM client, created on the first cache miss; starts the bundled server if needed."""
+
+    def __init__(self, llm: LLMParams, stack: contextlib.ExitStack, stats: CallStats, seed: int) -> None:
+        self.llm = llm
+        self.stack = stack
+        self.stats = stats
+        self.seed = seed
+        self.client: LLMClient | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> LLMClient:
+        async with self.lock:
+            if self.client is None:
+                base_url = self.llm.base_url or await asyncio.to_thread(self._start_local_server)
+                self.client = LLMClient(self.llm, base_url, api_key(self.llm), llama_cpp=uses_llama_cpp(self.llm),
+                                        stats=self.stats, rng_seed=self.seed)
+            return self.client
+
+    def _start_local_server(self) -> str:
+        from synthclf.generation.server import local_server
+
+        return self.stack.enter_context(local_server(self.llm))
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+
+def sampling_for(llm: LLMParams) -> Any:
+    """The sampling parameters as the client sends them; needed for cache lookups before any client exists."""
+    return functools.partial(sampling_params, llm, llama_cpp=uses_llama_cpp(llm))
+
+
+class Progress:
+    """One tqdm bar per task and setting: kept records, rate, ETA; calls and cache hits as postfix."""
+
+    def __init__(self, task: str, setting: str, total: int, stats: CallStats) -> None:
+        self.bar = tqdm(total=total, desc=f"generate {task}/{setting}", unit="text", file=sys.stderr,
+                        dynamic_ncols=True, mininterval=0.5)
+        self.stats = stats
+
+    def __call__(self, engine: Engine, kept: bool) -> None:
+        if kept:
+            self.bar.update(1)
+        self.bar.set_postfix(calls=self.stats.calls, cache_hits=engine.accounting.cache_hits,
+                             rejected=sum(engine.accounting.rejected_total().values()), refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def build_filters(card: TaskCard, gen: GenerationParams, pool: dict[str, list[str]]) -> dict[str, TextFilter]:
+    # Few-shot texts must not copy any pool text the generator may have been shown.
+    detector = CopyDetector([text for texts in pool.values() for text in texts], gen.copy_ngram) if pool else None
+    return {label: TextFilter(min_words=gen.min_words, max_words=min(card.max_words, gen.max_words),
+                              shingle_words=gen.shingle_words, near_duplicate_jaccard=gen.near_duplicate_jaccard,
+                              copy_detector=detector)
+            for label in card.labels}
+
+
+async def _generate(params: Params, task: str, setting: str, card: TaskCard, cache: ResponseCache,
+                    stack: contextlib.ExitStack, stats: CallStats, accounting: Accounting) -> tuple[Outcome, str]:
+    llm, gen = params.llm, params.generate
+    pool = pool_by_label(task, card, gen, setting)
+    builder = PromptBuilder(task=task, setting=setting, style=prompt_style(llm), context_prompt=card.context_prompt,
+                            text_kind=card.text_kind, labels=card.labels, max_words=card.max_words,
+                            pool_by_label=pool, few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
+                            seed=gen.seed)
+    endpoint = Endpoint(llm, stack, stats, gen.seed)
+    progress = Progress(task, setting, gen.per_class * len(card.labels), stats)
+    engine = Engine(builder=builder, get_client=endpoint.get, sampling=sampling_for(llm), model=llm.model,
+                    cache=cache, accounting=accounting, filters=build_filters(card, gen, pool),
+                    per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
+                    on_progress=progress)
+    try:
+        return await engine.run(), builder.prompt_id
+    finally:
+        progress.close()
+        await endpoint.close()
+
+
+def to_record(task: str, setting: str, llm: LLMParams, sample: Any) -> dict[str, Any]:
+    return {
+        "id": f"{task}-{setting}-{sample.label}-{sample.sample_index}",
+        "task": task, "text": sample.text, "label": sample.label, "source": setting,
+        "model": llm.model, "prompt_id": sample.prompt.prompt_id, "sample_index": sample.sample_index,
+        "seed": sample.seed, "temperature": llm.temperature,
+        "tokens": {"prompt": sample.response.prompt_tokens, "completion": sample.response.completion_tokens},
+    }
+
+
+def metrics(params: Params, task: str, setting: str, outcome: Outcome | None, prompt_id: str,
+            stats: CallStats, accounting: Accounting, wall_s: float, status: str) -> dict[str, Any]:
+    llm, gen = params.llm, params.generate
+    kept_total = sum(tally.kept for tally in accounting.labels.values())
+    attempts = sum(tally.attempts for tally in accounting.labels.values())
+    looked_up = accounting.cache_hits + stats.calls
+    return {
+        "task": task, "setting": setting, "status": status, "model": llm.model,
+        "backend": "llama_cpp" if uses_llama_cpp(llm) else "openai", "prompt_style": prompt_style(llm),
+        "prompt_id": prompt_id, "per_class": gen.per_class,
+        "labels": {label: {"kept": tally.kept, "attempts": tally.attempts, "rejected": dict(sorted(tally.rejected.items()))}
+                   for label, tally in accounting.labels.items()},
+        "kept": kept_total, "attempts": attempts,
+        "complete": all(tally.kept >= gen.per_class for tally in accounting.labels.values()),
+        "rejected": dict(sorted(accounting.rejected_total().items())),
+        "calls": stats.calls, "http_requests": stats.attempts, "retries": stats.retries,
+        "errors": dict(sorted(stats.errors.items())),
+        "cache_hits": accounting.cache_hits,
+        "cache_hit_rate": round(accounting.cache_hits / looked_up, 4) if looked_up else 0.0,
+        "tokens": {"prompt": accounting.fresh_prompt_tokens, "completion": accounting.fresh_completion_tokens,
+                   "cached_prompt": accounting.cached_prompt_tokens,
+                   "cached_completion": accounting.cached_completion_tokens},
+        "cost_usd": round(accounting.cost_usd, 6), "budget_usd": gen.budget_usd,
+        "budget_exhausted": bool(outcome and outcome.stop_reason == "budget"),
+        "wall_time_s": round(wall_s, 3), "kept_per_s": round(kept_total / wall_s, 3) if wall_s > 0 else 0.0,
+    }
+
+
+def summary(task: str, setting: str, per_class: int, result: dict[str, Any]) -> str:
+    kept = ", ".join(f"{label} {info['kept']}/{per_class}" for label, info in result["labels"].items())
+    rejected = ", ".join(f"{reason} {count}" for reason, count in result["rejected"].items()) or "none"
+    why = ""
+    if result["budget_exhausted"]:
+        why = f" (stopped: budget ${result['budget_usd']} spent)"
+    elif not result["complete"]:
+        why = " (attempt budget spent; raise generate.max_attempts_factor or relax the filters)"
+    return (f"generate {task}/{setting}: kept {kept}{why}; rejected: {rejected}; {result['calls']} calls, "
+            f"{result['cache_hits']} cache hits, {result['retries']} retries, "
+            f"{result['tokens']['prompt']}+{result['tokens']['completion']} tokens, ${result['cost_usd']:.4f}, "
+            f"{result['wall_time_s']:.1f}s")
+
+
+def run(params: Params, task: str, setting: str) -> None:
+    card = load_card(task)
+    llm, gen = params.llm, params.generate
+    stats = CallStats()
+    accounting = Accounting(price=gen.prices.get(llm.model), budget_usd=gen.budget_usd)
+    started = time.monotonic()
+    outcome: Outcome | None = None
+    prompt_id = ""
+    with contextlib.ExitStack() as stack:
+        cache = stack.enter_context(ResponseCache(resolve_cache_path(gen.cache_path)))
+        try:
+            outcome, prompt_id = asyncio.run(_generate(params, task, setting, card, cache, stack, stats, accounting))
+        except BaseException:
+            write_json(paths.metrics_file("generate", task, setting),
+                       metrics(params, task, setting, None, prompt_id, stats, accounting,
+                               time.monotonic() - started, status="failed"))
+            raise
+    drop_cross_label_duplicates(outcome.kept, accounting)
+    empty = [label for label, samples in outcome.kept.items() if not samples]
+    status = "failed" if empty else ("budget_exhausted" if outcome.stop_reason else
+                                     "ok" if all(len(s) >= gen.per_class for s in outcome.kept.values()) else "short")
+    result = metrics(params, task, setting, outcome, prompt_id, stats, accounting, time.monotonic() - started, status)
+    write_json(paths.metrics_file("generate", task, setting), result)
+    print(summary(task, setting, gen.per_class, result), flush=True)
+    if empty:
+        raise SynthclfError(f"generate {task}/{setting}: no usable text for label(s) {empty} "
+                            f"(rejected: {result['rejected']}); check the model and prompt_style, or raise "
+                            "generate.max_attempts_factor / generate.budget_usd")
+    records = [to_record(task, setting, llm, sample) for label in card.labels for sample in outcome.kept[label]]
+    write_jsonl(paths.synthetic_file(task, setting), records)

@@ -1,0 +1,164 @@
+"""Prompts as in Li et al. (EMNLP 2023), rendered from the template files in ./templates.
+
+Two settings x two styles, one YAML template each:
+- zero_shot: context prompt + data-generation prompt (label, description, text kind, length limit);
+  every `diversity_every` generations a diversity prompt that shows what was written before.
+- few_shot: the same context + k real examples of the label drawn at random from the pool before
+  each generation, with the instruction to imitate them without copying.
+- chat: messages for /chat/completions (instruction models);
+  completion: a numbered list the model continues, for /completions (small and base models).
+
+Everything a prompt depends on (the example draw, the seed) comes from the sample index, so a
+prompt can be rebuilt exactly on a rerun and found in the response cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from synthclf.errors import SynthclfError
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+Style = Literal["chat", "completion"]
+REQUIRED_PARTS = {"chat": ("system", "user", "diversity"), "completion": ("prompt", "item")}
+
+
+@dataclass(frozen=True)
+class Template:
+    """One template file. `prompt_id` is its declared id plus a digest of its content, so an edited
+    template can never be mistaken for the old one in provenance."""
+
+    setting: str
+    style: Style
+    parts: dict[str, str]
+    prompt_id: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered request body: chat messages or a completion prompt, plus stop sequences."""
+
+    style: Style
+    prompt_id: str
+    messages: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+    stop: tuple[str, ...] = ()
+    examples: tuple[str, ...] = field(default=(), compare=False)
+
+    def body(self) -> dict:
+        """The prompt part of the API request (also what the cache key hashes)."""
+        if self.style == "chat":
+            return {"messages": [{"role": role, "content": content} for role, content in self.messages]}
+        return {"prompt": self.text}
+
+
+@lru_cache(maxsize=None)
+def load_template(setting: str, style: Style) -> Template:
+    path = TEMPLATES_DIR / f"{setting}.{style}.yaml"
+    if not path.exists():
+        raise SynthclfError(f"no prompt template {path.name} in {TEMPLATES_DIR}; reinstall synthclf")
+    raw_text = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(raw_text)
+    missing = [part for part in ("id", *REQUIRED_PARTS[style]) if part not in raw]
+    if missing:
+        raise SynthclfError(f"{path}: missing {missing}; every {style} template needs {REQUIRED_PARTS[style]}")
+    digest = hashlib.sha256(raw_text.encode("utf-8")).hexdigest()[:8]
+    parts = {key: str(value) for key, value in raw.items() if key != "id"}
+    return Template(setting=setting, style=style, parts=parts, prompt_id=f"{raw['id']}@{digest}")
+
+
+def stable_int(*parts: object) -> int:
+    """A 31-bit integer from the parts, the same on every machine and Python run (unlike hash())."""
+    digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def one_line(text: str) -> str:
+    """Examples are listed one per line; a newline inside one would end the model's item early."""
+    return " ".join(text.split())
+
+
+@dataclass
+class PromptBuilder:
+    """Builds the prompt for (label, sample index) of one task and setting."""
+
+    task: str
+    setting: str
+    style: Style
+    context_prompt: str
+    text_kind: str
+    labels: dict[str, str]
+    max_words: int
+    pool_by_label: dict[str, list[str]]
+    few_shot_k: int
+    diversity_every: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.template = load_template(self.setting, self.style)
+
+    @property
+    def prompt_id(self) -> str:
+        return self.template.prompt_id
+
+    def sample_seed(self, label: str, sample_index: int) -> int:
+        """The seed sent to the server and used for the example draw of this sample."""
+        return stable_int(self.seed, self.task, self.setting, label, sample_index)
+
+    def history_indices(self, sample_index: int) -> range:
+        """Earlier samples a diversity prompt shows ("what you wrote before"); empty otherwise."""
+        every = self.diversity_every
+        if self.setting != "zero_shot" or every <= 0 or sample_index == 0 or sample_index % every:
+            return range(0)
+        return range(sample_index - every, sample_index)
+
+    def draw_examples(self, label: str, sample_index: int) -> list[str]:
+        """k real examples of the label, drawn afresh for every sample (seeded by its index)."""
+        pool = self.pool_by_label.get(label, [])
+        rng = random.Random(self.sample_seed(label, sample_index))
+        return rng.sample(pool, min(self.few_shot_k, len(pool)))
+
+    def build(self, label: str, sample_index: int, history: list[str] | None = None) -> Prompt:
+        fields = {
+            "context_prompt": self.context_prompt.strip(),
+            "text_kind": self.text_kind,
+            "label": label,
+            "label_description": self.labels[label],
+            "max_words": self.max_words,
+        }
+        examples = self.draw_examples(label, sample_index) if self.setting == "few_shot" else []
+        if self.style == "chat":
+            return self._chat(fields, examples, history or [])
+        return self._completion(fields, examples, history or [])
+
+    def _chat(self, fields: dict, examples: list[str], history: list[str]) -> Prompt:
+        parts = self.template.parts
+        if examples:
+            fields["examples"] = "\n".join(parts["example"].format(number=number, text=one_line(text))
+                                           for number, text in enumerate(examples, start=1))
+        user = parts["user"].format(**fields)
+        messages = [("system", parts["system"].format(**fields))]
+        for earlier in history:  # the paper's multi-turn conversation: earlier asks and answers
+            messages += [("user", user), ("assistant", earlier)]
+        if history:
+            user = parts["diversity"].format(**fields) + "\n\n" + user
+        messages.append(("user", user))
+        return Prompt(style="chat", prompt_id=self.prompt_id, messages=tuple(messages), examples=tuple(examples))
+
+    def _completion(self, fields: dict, examples: list[str], history: list[str]) -> Prompt:
+        parts = self.template.parts
+        listed = [one_line(text) for text in (examples or history)]
+        lines = [parts["item"].format(number=number, text=text) for number, text in enumerate(listed, start=1)]
+        # The open item: the model writes its text and stops at the end of the line.
+        lines.append(parts["item"].format(number=len(listed) + 1, text="").rstrip())
+        fields["items"] = "\n".join(lines)
+        text = parts["prompt"].format(**fields)
+        return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=("\n",),
+                      examples=tuple(examples))

@@ -1,0 +1,147 @@
+"""The bundled SmolLM2 model behind llama-cpp-python's OpenAI-compatible server.
+
+`local_server(llm)` starts `python -m llama_cpp.server` on a free loopback port, waits until
+/v1/models answers, yields the base URL and stops the server on success, error and Ctrl-C.
+`serve_forever` is the `synthclf serve` command: the same server in the foreground.
+
+The server child gets no API key from our environment and, on Linux, dies with its parent even
+when the parent is SIGKILLed (PR_SET_PDEATHSIG), so a killed run never leaves a model behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from synthclf.assets import smollm_gguf
+from synthclf.errors import SynthclfError
+from synthclf.generation.settings import LLMParams
+
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+# Variables that may hold credentials; the local model needs none of them.
+SECRET_ENV_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def server_command(llm: LLMParams, host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(smollm_gguf()),
+        "--model_alias", llm.model,
+        "--host", host,
+        "--port", str(port),
+        "--n_ctx", str(llm.server_context),
+        "--n_threads", str(llm.server_threads),
+        "--n_threads_batch", str(llm.server_threads),
+        "--interrupt_requests", "false",  # a new request must never cut a running one short
+        "--verbose", "false",
+    ]
+
+
+def _child_env(llm: LLMParams) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if name != llm.api_key_env and not any(hint in name.upper() for hint in SECRET_ENV_HINTS)}
+    env["OMP_NUM_THREADS"] = str(llm.server_threads)
+    return env
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen, log_path: Path,
+                     timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Poll /v1/models until it answers; fail clearly if the server dies or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = _log_tail(log_path)
+                raise SynthclfError(f"the bundled LLM server exited with code {process.returncode} while "
+                                    f"starting: {tail or 'no output'}; check llm.server_* in params.yaml")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{base_url}/models").status_code == 200:
+                    return
+            time.sleep(0.2)
+    raise SynthclfError(f"the bundled LLM server did not answer on {base_url} within {timeout_s:.0f}s; "
+                        f"last output: {_log_tail(log_path) or 'none'}")
+
+
+def _log_tail(log_path: Path, lines: int = 3) -> str:
+    with contextlib.suppress(OSError):
+        text = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+    return ""
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
+                 log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start the bundled model's server; yields (base_url, process) and always stops it."""
+    port = port or free_port(host)
+    base_url = f"http://{host}:{port}/v1"
+    own_log = log_path is None
+    if own_log:
+        handle, name = tempfile.mkstemp(prefix="synthclf-llm-server-", suffix=".log")
+        os.close(handle)
+        log_path = Path(name)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(server_command(llm, host, port), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=_child_env(llm),
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    try:
+        wait_until_ready(base_url, process, log_path)
+        yield base_url, process
+    finally:
+        stop(process)
+        if own_log:
+            log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def local_server(llm: LLMParams) -> Iterator[str]:
+    """The bundled model on a free loopback port, for the length of the block; yields the base URL."""
+    with start_server(llm) as (base_url, _process):
+        yield base_url
+
+
+def serve_forever(llm: LLMParams, host: str, port: int) -> None:
+    """`synthclf serve`: run the bundled model's server until Ctrl-C, printing its URL."""
+    with start_server(llm, host=host, port=port) as (base_url, process):
+        print(f"serving {llm.model} at {base_url} (OpenAI-compatible); Ctrl-C to stop", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            process.wait()
+        if process.returncode not in (None, 0, -signal.SIGTERM):
+            raise SynthclfError(f"the LLM server stopped with code {process.returncode}")
