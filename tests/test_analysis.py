@@ -133,7 +133,7 @@ def test_missing_sources_are_listed_and_no_metrics_is_an_error(project):
         run_analyze()
 
 
-def test_bradley_terry_in_summary(project):
+def test_bradley_terry_in_summary(project, capsys):
     # a consistent ranking in the order of the card levels: the more objective task always wins
     order = sorted(LEVELS, key=lambda t: (LEVELS[t], t))
     lines = ["task_a,task_b,winner,judge"]
@@ -142,6 +142,7 @@ def test_bradley_terry_in_summary(project):
             lines += [f"{a},{b},{a},j1", f"{b},{a},{a},j2"]
     Path("judgments.csv").write_text("\n".join(lines) + "\n")
     bt = run_analyze(judgments_file="judgments.csv", levels=5)["bradley_terry"]
+    assert "outside data/judgments/" in capsys.readouterr().err      # DVC would not see it change
     assert bt["n_comparisons"] == 30 and bt["n_judges"] == 2 and bt["converged"] is True
     assert bt["tasks"]["trec"]["level"] == 1 and bt["tasks"]["seinfeld_humor"]["level"] == 5
     assert bt["tasks"]["trec"]["card_level"] == 1

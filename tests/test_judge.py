@@ -143,7 +143,7 @@ def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server)
     assert all(row["winner"] == min((row["task_a"], row["task_b"]), key=levels.get) for row in rows)
     assert {row["judge"] for row in rows} == {"llm0", "llm1"}
     assert len(read_judgments("data/judgments/llm_panel.csv")) == questions      # Bradley-Terry reads it
-    assert json.loads(Path("metrics/judge.json").read_text()) == stats
+    assert json.loads(Path("data/judgments/llm_panel.stats.json").read_text()) == stats
     first = StubJudge.requests[0]
     assert first["model"] == "SmolLM2-135M-Instruct" and first["max_tokens"] == 24
     assert first["messages"][0]["role"] == "system" and judge.PERSONAS[0] in first["messages"][0]["content"]

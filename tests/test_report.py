@@ -139,3 +139,14 @@ def test_cli_analyze_then_report(project):
     assert runner.invoke(app, ["analyze"]).exit_code == 0
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert Path("reports/report.html").exists() and Path("metrics/summary.json").exists()
+
+
+def test_report_shows_the_llm_panel_position_bias(project):
+    panel = Path("data/judgments/llm_panel.csv")
+    panel.parent.mkdir(parents=True)
+    panel.write_text("task_a,task_b,winner,judge,order,answer\ntrec,sms_spam,trec,llm0,ab,A\n"
+                     "sms_spam,trec,sms_spam,llm0,ba,A\ntrec,vader_nyt,trec,llm0,ab,A\n")
+    Path("data/judgments/llm_panel.stats.json").write_text('{"questions": 4, "unparsed": 1, "share_first_position": 1.0}')
+    render(make_params(judgments_file=str(panel)))
+    text = Path("reports/report.md").read_text()
+    assert "LLM panel: 4 questions, 1 without a usable answer; share of answers picking the first-listed task: 1.00" in text

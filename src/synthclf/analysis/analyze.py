@@ -32,6 +32,7 @@ from synthclf.tasks import load_card
 REAL = paths.REAL
 METRICS = ("macro_f1", "accuracy")
 PLACES = 6
+JUDGMENTS_DIR = Path("data/judgments")     # a dependency of the analyze stage in dvc.yaml
 
 
 def instance_plots_dir() -> Path:
@@ -192,6 +193,9 @@ def bradley_terry_block(params: Params, task_blocks: dict[str, dict]) -> dict | 
         if path:
             print(f"analyze: judgments file {path} not found; skipping Bradley-Terry", file=sys.stderr)
         return None
+    if Path(path).resolve().parent != JUDGMENTS_DIR.resolve():
+        print(f"analyze: {path} is outside {JUDGMENTS_DIR}/, which dvc.yaml tracks; DVC will not rerun "
+              "analyze when it changes", file=sys.stderr)
     result = bradley_terry.estimate_from_file(path, params.analyze.levels)
     tasks = {task: {"score": rounded(score), "level": result.levels[task], "wins": result.wins[task],
                     "card_level": task_blocks[task]["level"] if task in task_blocks else None}

@@ -7,8 +7,8 @@ cancels out. The prompt shows each task's description, labels and a few real exa
 few-shot pool. Answers are parsed to A or B; an answer with neither is asked again, then dropped.
 
 Writes data/judgments/llm_panel.csv (task_a, task_b, winner, judge, order, answer), which
-analyze reads through Bradley-Terry when analyze.judgments_file points at it, and
-metrics/judge.json (calls, parse rate, position bias, agreement of the panel's levels with the
+analyze reads through Bradley-Terry when analyze.judgments_file points at it, and beside it
+llm_panel.stats.json (calls, parse rate, position bias, agreement of the panel's levels with the
 task cards).
 """
 
@@ -52,7 +52,8 @@ def judgments_file() -> Path:
 
 
 def judge_metrics_file() -> Path:
-    return Path("metrics/judge.json")
+    """Beside the CSV, so both travel together in data/judgments/ (a dependency of analyze and report)."""
+    return Path("data/judgments/llm_panel.stats.json")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from synthclf import paths
 from synthclf.analysis import figures
 from synthclf.analysis.analyze import gap_key, gap_sources, instance_plot_file
+from synthclf.analysis.judge import judge_metrics_file, judgments_file
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_write, read_json
@@ -216,11 +217,17 @@ def bradley_terry_section(summary: dict) -> Section | None:
     agreement = bt.get("agreement_with_cards", {})
     rows = [[task, number(block["score"]), str(block["level"]), number(block["card_level"]), str(block["wins"])]
             for task, block in sorted(bt["tasks"].items(), key=lambda item: -item[1]["score"])]
-    return Section("Task subjectivity from pairwise judgments (Bradley-Terry)", [
+    blocks: list = [
         f"{bt['n_comparisons']} comparisons by {bt['n_judges']} judge(s) from `{bt['file']}`; level 1 = most objective. "
         f"Agreement with the task cards' levels: Spearman ρ = {number(agreement.get('spearman'), 2)} "
-        f"over {agreement.get('n', 0)} tasks.",
-        Table(["Task", "BT score", "BT level", "Card level", "Wins"], rows)])
+        f"over {agreement.get('n', 0)} tasks."]
+    panel = read_optional(judge_metrics_file()) if Path(bt["file"]) == judgments_file() else None
+    if panel:
+        blocks.append(f"LLM panel: {panel.get('questions')} questions, {panel.get('unparsed')} without a usable "
+                      f"answer; share of answers picking the first-listed task: {number(panel.get('share_first_position'), 2)} "
+                      "(0.5 = no position bias; asking both orders cancels it).")
+    blocks.append(Table(["Task", "BT score", "BT level", "Card level", "Wins"], rows))
+    return Section("Task subjectivity from pairwise judgments (Bradley-Terry)", blocks)
 
 
 def provenance_section(params: Params, tasks: list[str]) -> Section:
