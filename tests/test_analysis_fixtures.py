@@ -88,6 +88,10 @@ def build_project(root: Path, with_optional: bool = True) -> None:
         write(root / "metrics/generate/trec/zero_shot.json",
               {"model": "SmolLM2-135M-Instruct", "calls": 120, "cache_hits": 20, "tokens_in": 5000,
                "tokens_out": 2400, "cost_usd": 0.0, "wall_s": 42.5, "kept": 90})
+        # the generate stage's own layout: nested token counts, wall_time_s
+        write(root / "metrics/generate/trec/few_shot.json",
+              {"model": "SmolLM2-135M-Instruct", "calls": 80, "cache_hits": 0, "kept": 88, "cost_usd": 0.25,
+               "tokens": {"prompt": 7000, "completion": 1600, "cached_prompt": 0}, "wall_time_s": 30.0})
 
 
 @pytest.fixture

@@ -70,6 +70,8 @@ def test_diversity_and_provenance_show_na_when_absent(project):
     provenance = text.split("## Provenance")[1]
     assert "Generator: SmolLM2-135M-Instruct via bundled local llama.cpp server" in provenance
     assert "| trec | Zero-shot | SmolLM2-135M-Instruct | 90 | 120 | 20 | 5,000 | 2,400 | 0.0000 | 42.5 |" in provenance
+    assert "| trec | Few-shot | SmolLM2-135M-Instruct | 88 | 80 | 0 | 7,000 | 1,600 | 0.2500 | 30.0 |" in provenance
+    assert "Totals: 200 LLM calls (20 from cache), 12,000 tokens in, 4,000 tokens out, $0.2500." in provenance
     assert "| vader_nyt | 100 | 50 | 10 | no |" in provenance
     assert "seeds 0, 1" in provenance and "bundled:all-MiniLM-L6-v2" in provenance
 

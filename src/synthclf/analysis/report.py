@@ -119,6 +119,21 @@ def read_optional(path: Path) -> dict | None:
         return None
 
 
+# where the generate stage may keep a figure under another name ("tokens": {"prompt": ..} etc.)
+GENERATION_ALIASES = {"tokens_in": ("tokens", "prompt"), "tokens_out": ("tokens", "completion"),
+                      "wall_s": ("wall_time_s",)}
+
+
+def generation_value(metrics: dict, key: str):
+    """A generation figure by its flat name, or by its nested/alternative name; None when absent."""
+    if key in metrics:
+        return metrics[key]
+    value = metrics
+    for part in GENERATION_ALIASES.get(key, (key,)):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def tasks_by_subjectivity(summary: dict) -> list[str]:
     return sorted(summary["tasks"], key=lambda task: (summary["tasks"][task]["level"], task))
 
@@ -237,11 +252,12 @@ def provenance_section(params: Params, tasks: list[str]) -> Section:
             metrics = read_optional(paths.metrics_file("generate", task, setting)) or {}
             if metrics.get("model"):
                 models.add(str(metrics["model"]))
-            for key in GENERATION_KEYS:
-                if isinstance(metrics.get(key), int | float):
-                    totals[key] += metrics[key]
+            values = {key: generation_value(metrics, key) for key in GENERATION_KEYS}
+            for key, value in values.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    totals[key] += value
             generation_rows.append([task, source_title(setting), str(metrics.get("model", NA)),
-                                    *(number(metrics.get(key), 4 if key == "cost_usd" else 1) for key in GENERATION_KEYS)])
+                                    *(number(values[key], 4 if key == "cost_usd" else 1) for key in GENERATION_KEYS)])
     server = params.llm.base_url or "bundled local llama.cpp server"
     facts = [
         f"Generator: {', '.join(sorted(models)) or params.llm.model + ' (configured; no generation metrics found)'} via {server}; "
