@@ -1,0 +1,128 @@
+"""The table Great Expectations validates: the records' own columns plus derived per-row columns.
+
+Some checks need context a single row does not have (is this text a repeat of an earlier one? is
+it near-identical to a real test item?). They are computed here, in plain Python, as ordinary
+columns, so the suite states them as standard row-level expectations, Data Docs show them, and a
+failing row can be named by its index.
+
+Derived columns (prefixed `_` so they never clash with record fields):
+- `_text_type`: the Python type name of `text` (null when text is null); `text` itself is set to
+  null when it is not a string, so string expectations never crash on a stray number.
+- `_repeats_earlier_text`: the normalised text already appeared in an earlier row.
+- `_repeats_earlier_id`: the id already appeared in an earlier row.
+- `_shares_test_ngram`: shares a word n-gram (or, for texts shorter than n words, the whole text)
+  with a real test item.
+- `_nearest_test_cosine` / `_nearest_test_id`: the closest real test item by embedding cosine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthclf.analysis.diversity import nearest_neighbours
+from synthclf.analysis.embeddings import embed_texts
+
+RECORD_COLUMNS = ("id", "task", "text", "label", "source")
+WORD = re.compile(r"\w+")
+
+
+def normalized(text: str) -> str:
+    """Case, punctuation and spacing do not make a text new."""
+    return " ".join(WORD.findall(text.lower()))
+
+
+def ngram_keys(text: str, n: int) -> set[str]:
+    """Word n-grams of a text; a text shorter than n words is one key: the whole text."""
+    tokens = WORD.findall(text.lower())
+    if len(tokens) < n:
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def test_ngram_index(test_texts: Iterable[str], n: int) -> set[str]:
+    index: set[str] = set()
+    for text in test_texts:
+        index.update(ngram_keys(text, n))
+    return index
+
+
+def repeats_earlier(values: Sequence[Any]) -> list[bool | None]:
+    """True for every occurrence after the first; None where the value is missing."""
+    seen: set[Any] = set()
+    flags: list[bool | None] = []
+    for value in values:
+        if value is None:
+            flags.append(None)
+            continue
+        flags.append(value in seen)
+        seen.add(value)
+    return flags
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _hashable_or_none(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value if isinstance(value, str | int) else repr(value)
+
+
+def record_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """The records' contract columns (missing ones stay missing, so the schema check sees them)."""
+    frame = pd.DataFrame.from_records(list(records)) if records else pd.DataFrame(columns=list(RECORD_COLUMNS))
+    frame = frame.reset_index(drop=True)
+    if "text" in frame.columns:
+        raw = frame["text"].tolist()
+        frame["_text_type"] = pd.Series([None if value is None or value is pd.NA or
+                                         (isinstance(value, float) and np.isnan(value)) else type(value).__name__
+                                         for value in raw], dtype="object")
+        frame["text"] = pd.Series([_string_or_none(value) for value in raw], dtype="object")
+    return frame
+
+
+def add_duplicate_columns(frame: pd.DataFrame) -> None:
+    if "text" in frame.columns:
+        keys = [normalized(text) if text is not None else None for text in frame["text"]]
+        frame["_repeats_earlier_text"] = pd.Series(repeats_earlier(keys), dtype="object")
+    if "id" in frame.columns:
+        frame["_repeats_earlier_id"] = pd.Series(repeats_earlier([_hashable_or_none(v) for v in frame["id"]]),
+                                                 dtype="object")
+
+
+def add_contamination_columns(frame: pd.DataFrame, test_records: Sequence[dict], ngram: int) -> None:
+    """n-gram overlap and nearest embedding cosine of every text against the real test set."""
+    if "text" not in frame.columns:
+        return
+    test_texts = [record["text"] for record in test_records if isinstance(record.get("text"), str)]
+    test_ids = [record.get("id") for record in test_records if isinstance(record.get("text"), str)]
+    index = test_ngram_index(test_texts, ngram)
+    texts = frame["text"].tolist()
+    present = [i for i, text in enumerate(texts) if text is not None]
+    overlap: list[bool | None] = [None] * len(texts)
+    cosine = np.full(len(texts), np.nan)
+    nearest_id: list[Any] = [None] * len(texts)
+    for i in present:
+        overlap[i] = not ngram_keys(texts[i], ngram).isdisjoint(index)
+    if present and test_texts:
+        best, which = nearest_neighbours(embed_texts([texts[i] for i in present]), embed_texts(test_texts))
+        cosine[present] = np.round(best.astype(np.float64), 6)
+        for i, j in zip(present, which, strict=True):
+            nearest_id[i] = test_ids[j]
+    frame["_shares_test_ngram"] = pd.Series(overlap, dtype="object")
+    frame["_nearest_test_cosine"] = cosine
+    frame["_nearest_test_id"] = pd.Series(nearest_id, dtype="object")
+
+
+def validation_frame(records: Sequence[dict], test_records: Sequence[dict], ngram: int) -> pd.DataFrame:
+    """Everything the row-level suite checks, one row per record, in file order."""
+    frame = record_frame(records)
+    add_duplicate_columns(frame)
+    add_contamination_columns(frame, test_records, ngram)
+    return frame
