@@ -59,11 +59,29 @@ def _as_float32(embeddings: np.ndarray) -> np.ndarray:
     return array
 
 
+def _distance_sum(similarities: np.ndarray, distance: Distance, diagonal: bool) -> float:
+    """Sum of the block's pair distances, self-pairs left out on a diagonal block.
+
+    Cosine distances sum straight from the similarities (sum(1 - s) = count - sum(s)), so the
+    common case never allocates a distance matrix.
+    """
+    if distance == "cosine":
+        total = similarities.size - float(similarities.sum(dtype=np.float64))
+        if diagonal:
+            total -= len(similarities) - float(np.trace(similarities, dtype=np.float64))
+        return total
+    dist = _distances(similarities, distance)
+    if diagonal:
+        np.fill_diagonal(dist, 0.0)
+    return float(dist.sum(dtype=np.float64))
+
+
 def pairwise_summary(embeddings: np.ndarray, *, distance: Distance = "cosine", block: int = BLOCK) -> PairwiseSummary:
     """Remote-Clique and Chamfer distance in one symmetric block-wise pass.
 
     Each unordered pair of blocks (i <= j) is computed once: its distances count twice towards the
-    pairwise sum and update the nearest-neighbour minima of both the row and the column texts.
+    pairwise sum, and its similarities update the nearest-neighbour maxima of both the row and the
+    column texts (distance falls as similarity rises, so the nearest neighbour is the most similar).
     Needs at least two texts; with fewer both measures are NaN.
     """
     vectors = _as_float32(embeddings)
@@ -71,22 +89,20 @@ def pairwise_summary(embeddings: np.ndarray, *, distance: Distance = "cosine", b
     if n < 2:
         return PairwiseSummary(n=n, remote_clique=float("nan"), chamfer=float("nan"))
     pair_sum = 0.0
-    nearest = np.full(n, np.inf, dtype=np.float32)
+    most_similar = np.full(n, -np.inf, dtype=np.float32)
     for start_i in range(0, n, block):
         rows = vectors[start_i:start_i + block]
         for start_j in range(start_i, n, block):
-            dist = _distances(rows @ vectors[start_j:start_j + block].T, distance)
-            if start_j == start_i:
-                np.fill_diagonal(dist, 0.0)  # a text's distance to itself is no pair
-                pair_sum += float(dist.sum(dtype=np.float64))
-                np.fill_diagonal(dist, np.inf)  # ... and not its own nearest neighbour
-            else:
-                pair_sum += 2.0 * float(dist.sum(dtype=np.float64))
-            end_i, end_j = start_i + len(dist), start_j + dist.shape[1]
-            np.minimum(nearest[start_i:end_i], dist.min(axis=1), out=nearest[start_i:end_i])
-            np.minimum(nearest[start_j:end_j], dist.min(axis=0), out=nearest[start_j:end_j])
-    return PairwiseSummary(n=n, remote_clique=pair_sum / (n * (n - 1)),
-                           chamfer=float(nearest.mean(dtype=np.float64)))
+            sims = rows @ vectors[start_j:start_j + block].T
+            diagonal = start_j == start_i
+            pair_sum += _distance_sum(sims, distance, diagonal) * (1 if diagonal else 2)
+            if diagonal:
+                np.fill_diagonal(sims, -np.inf)  # a text is not its own nearest neighbour
+            end_i, end_j = start_i + sims.shape[0], start_j + sims.shape[1]
+            np.maximum(most_similar[start_i:end_i], sims.max(axis=1), out=most_similar[start_i:end_i])
+            np.maximum(most_similar[start_j:end_j], sims.max(axis=0), out=most_similar[start_j:end_j])
+    nearest = _distances(most_similar.astype(np.float64), distance)
+    return PairwiseSummary(n=n, remote_clique=pair_sum / (n * (n - 1)), chamfer=float(nearest.mean()))
 
 
 def naive_pairwise_summary(embeddings: np.ndarray, *, distance: Distance = "cosine") -> PairwiseSummary:
@@ -152,6 +168,8 @@ def similarity_to_reference(reference: np.ndarray, candidates: np.ndarray | None
             sims = rows @ candidates[start_j:start_j + block].T
             if self_compare and start_i == start_j:
                 np.fill_diagonal(sims, -np.inf)
+            if sims.shape[1] > k:  # shrink the block to its own top-k before merging: no wide copies
+                sims = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
             merged = np.concatenate([top, sims], axis=1)
             top = np.partition(merged, merged.shape[1] - k, axis=1)[:, -k:]
         total += float(top.mean(axis=1, dtype=np.float64).sum())

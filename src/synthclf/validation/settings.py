@@ -44,6 +44,7 @@ class ValidationParams(BaseModel):
     min_remote_clique_ratio: float = Field(0.5, ge=0, description="synthetic / real Remote-Clique, lower bound")
     min_chamfer_ratio: float = Field(0.3, ge=0, description="synthetic / real Chamfer distance, lower bound")
     similarity_top_k: int = Field(5, ge=1, description="k in similarity to real (mean of top-k cosines)")
+    reference_seed: int = Field(0, description="seed for the size-matched subsets of real data")
     example_rows: int = Field(3, ge=0, description="failing example rows printed per expectation")
 
     @field_validator("artifact_patterns")

@@ -114,14 +114,14 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
     return round(value / reference, 6)
 
 
-def real_reference(real_texts: list[str], size: int, settings: ValidationParams, seed: int) -> dict[str, Any]:
+def real_reference(real_texts: list[str], size: int, settings: ValidationParams) -> dict[str, Any]:
     """The real train set's measures on random subsets of `size` texts (the clean set's size):
     Chamfer, distinct-n and top-k similarity depend on set size, so only like-sized sets compare."""
     if len(real_texts) < 2:
         raise SynthclfError("the real training set has fewer than two texts; the diversity reference needs it "
                             "(run `synthclf prepare` first)")
     measured = size_matched_reference(real_texts, embed_texts(real_texts), max(size, 2), draws=REFERENCE_DRAWS,
-                                      seed=seed, distance=settings.distance, k=settings.similarity_top_k)
+                                      seed=settings.reference_seed, distance=settings.distance, k=settings.similarity_top_k)
     return {key: _finite(value) for key, value in measured.items()}
 
 
@@ -231,7 +231,7 @@ def run(params: Params, task: str, source: str) -> None:
         row_outcomes = runner.validate("rows", row_checks(settings, card.label_names, task, source, synthetic), frame)
         split = split_rows(inputs.records, row_outcomes)
         clean_texts = texts_of(split.clean)
-        reference = real_reference(texts_of(inputs.real_train), len(clean_texts), settings, params.seed) \
+        reference = real_reference(texts_of(inputs.real_train), len(clean_texts), settings) \
             if synthetic else None
         dataset_outcomes = runner.validate(
             "dataset", dataset_checks(settings, card.label_names, len(inputs.records), reference),
