@@ -55,9 +55,17 @@ def _strip_line(line: str, label_names: set[str]) -> str | None:
     return _strip_quotes(line.strip()) or None
 
 
-def clean_text(raw: str, label_names: Iterable[str] = ()) -> str:
+def close_open_quote(text: str) -> str:
+    """The prompt opened a quote: an odd number of quotes means the text closed it and went on
+    with a comment ('...tonight" (Jerry)'); keep what was inside."""
+    if text.count('"') % 2 == 1:
+        text = text[:text.rfind('"')]
+    return text
+
+
+def clean_text(raw: str, label_names: Iterable[str] = (), opened_quote: bool = False) -> str:
     """The text the model meant, without assistant wrapping; may be empty."""
-    text = raw.strip()
+    text = close_open_quote(raw.strip()) if opened_quote else raw.strip()
     text = LEADING_ACK.sub("", text, count=1)
     text = PREAMBLE.sub("", text, count=1)
     labels = {name.lower() for name in label_names}
@@ -70,7 +78,8 @@ def clean_text(raw: str, label_names: Iterable[str] = ()) -> str:
 
 
 def words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
+    """Lower-case word tokens; apostrophes only inside a word count ("don't" yes, "james'" no)."""
+    return [token for raw in WORD.findall(text.lower()) if (token := raw.strip("'"))]
 
 
 def normalized(text: str) -> str:

@@ -49,7 +49,7 @@ ClientFactory = Callable[[], Awaitable[LLMClient]]
 class Engine:
     def __init__(self, *, builder: PromptBuilder, get_client: ClientFactory, sampling: Callable[[Prompt, int], dict],
                  model: str, cache: ResponseCache, accounting: Accounting, filters: dict[str, TextFilter],
-                 per_class: int, max_attempts: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
+                 per_class: int, max_attempts: int, concurrency: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
         self.builder = builder
         self.get_client = get_client
         self.sampling = sampling
@@ -60,6 +60,7 @@ class Engine:
         self.per_class = per_class
         self.max_attempts = max_attempts
         self.on_progress = on_progress
+        self.window = 2 * concurrency
         self.futures: dict[str, dict[int, asyncio.Future]] = {label: {} for label in filters}
         self.stop_reason: str | None = None
 
@@ -84,8 +85,10 @@ class Engine:
         tally = self.accounting.tally(label)
         launched = judged = 0
         while len(kept) < self.per_class and judged < self.max_attempts:
-            needed = self.per_class - len(kept)
-            while launched < self.max_attempts and launched - judged < needed and not self.stop_reason:
+            # Never more outstanding than still needed (no call wasted on a finished label), and a
+            # short queue, so a diversity prompt (which waits for earlier samples) is not starved.
+            window = min(self.per_class - len(kept), self.window)
+            while launched < self.max_attempts and launched - judged < window and not self.stop_reason:
                 futures[launched] = group.create_task(self._attempt(label, launched))
                 launched += 1
             if judged >= launched:
@@ -128,7 +131,7 @@ class Engine:
             self.accounting.record_fresh(response)
             if self.accounting.budget_exhausted:
                 self.stop_reason = "budget"
-        text = clean_text(response.text, list(self.filters))
+        text = clean_text(response.text, list(self.filters), opened_quote=prompt.opens_quote)
         return Sample(label, sample_index, seed, prompt, response, text, from_cache)
 
     async def _history(self, label: str, sample_index: int) -> list[str]:

@@ -148,7 +148,7 @@ async def _generate(params: Params, task: str, setting: str, card: TaskCard, cac
     engine = Engine(builder=builder, get_client=endpoint.get, sampling=sampling_for(llm), model=llm.model,
                     cache=cache, accounting=accounting, filters=build_filters(card, gen, pool),
                     per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
-                    on_progress=progress)
+                    concurrency=llm.concurrency, on_progress=progress)
     try:
         return await engine.run(), builder.prompt_id
     finally:

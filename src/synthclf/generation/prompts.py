@@ -27,7 +27,7 @@ from synthclf.errors import SynthclfError
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 Style = Literal["chat", "completion"]
-REQUIRED_PARTS = {"chat": ("system", "user", "diversity"), "completion": ("prompt", "item")}
+REQUIRED_PARTS = {"chat": ("system", "user", "diversity"), "completion": ("prompt", "item", "open_item", "stop")}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Template:
     style: Style
     parts: dict[str, str]
     prompt_id: str
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Prompt:
     messages: tuple[tuple[str, str], ...] = ()
     text: str = ""
     stop: tuple[str, ...] = ()
+    opens_quote: bool = False  # the prompt ends inside an opened quote the text should close
     examples: tuple[str, ...] = field(default=(), compare=False)
 
     def body(self) -> dict:
@@ -70,8 +72,9 @@ def load_template(setting: str, style: Style) -> Template:
     if missing:
         raise SynthclfError(f"{path}: missing {missing}; every {style} template needs {REQUIRED_PARTS[style]}")
     digest = hashlib.sha256(raw_text.encode("utf-8")).hexdigest()[:8]
-    parts = {key: str(value) for key, value in raw.items() if key != "id"}
-    return Template(setting=setting, style=style, parts=parts, prompt_id=f"{raw['id']}@{digest}")
+    parts = {key: str(value) for key, value in raw.items() if key not in ("id", "stop")}
+    return Template(setting=setting, style=style, parts=parts, prompt_id=f"{raw['id']}@{digest}",
+                    stop=tuple(raw.get("stop") or ()))
 
 
 def stable_int(*parts: object) -> int:
@@ -157,8 +160,9 @@ class PromptBuilder:
         listed = [one_line(text) for text in (examples or history)]
         lines = [parts["item"].format(number=number, text=text) for number, text in enumerate(listed, start=1)]
         # The open item: the model writes its text and stops at the end of the line.
-        lines.append(parts["item"].format(number=len(listed) + 1, text="").rstrip())
+        open_item = parts["open_item"].format(number=len(listed) + 1)
+        lines.append(open_item)
         fields["items"] = "\n".join(lines)
         text = parts["prompt"].format(**fields)
-        return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=("\n",),
-                      examples=tuple(examples))
+        return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=self.template.stop,
+                      opens_quote=open_item.rstrip().endswith('"'), examples=tuple(examples))

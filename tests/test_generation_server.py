@@ -1,0 +1,248 @@
+"""End-to-end generation against the real bundled model: the real `openai` client, the real
+llama.cpp server (one per session), a real fault-injecting proxy in front of it, real SQLite.
+
+Sizes are tiny (a few examples per label): SmolLM2-135M answers in well under a second per call
+on two cores, so the whole module stays within a few minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from synthclf import paths
+from synthclf.config import load_params
+from synthclf.errors import SynthclfError
+from synthclf.generation import generate
+from synthclf.records import read_json, read_jsonl
+
+pytestmark = pytest.mark.slow
+
+SYNTHCLF = str(Path(sys.executable).with_name("synthclf"))  # the console script of this environment
+PROVENANCE = {"id", "task", "text", "label", "source", "model", "prompt_id", "sample_index", "seed",
+              "temperature", "tokens"}
+
+
+def run_generate(setting: str = "zero_shot") -> tuple[list[dict], dict]:
+    generate.run(load_params("params.yaml"), "sms_spam", setting)
+    return read_jsonl(paths.synthetic_file("sms_spam", setting)), read_json(paths.metrics_file("generate", "sms_spam", setting))
+
+
+def cache_rows(root: Path) -> list[dict]:
+    with sqlite3.connect(root / ".synthclf_cache" / "responses.sqlite") as db:
+        return [json.loads(row[0]) for row in db.execute("SELECT request FROM responses")]
+
+
+def check_records(records: list[dict], setting: str, per_class: int) -> None:
+    assert records, "no records"
+    assert len({record["id"] for record in records}) == len(records)
+    counts = Counter(record["label"] for record in records)
+    assert set(counts) == {"ham", "spam"} and all(0 < count <= per_class for count in counts.values())
+    for record in records:
+        assert set(record) == PROVENANCE
+        assert record["source"] == setting and record["task"] == "sms_spam" and record["text"].strip()
+        assert record["id"] == f"sms_spam-{setting}-{record['label']}-{record['sample_index']}"
+        assert record["tokens"]["prompt"] > 0 and record["tokens"]["completion"] > 0
+        assert record["prompt_id"].startswith(f"{setting}.completion.")
+
+
+@pytest.mark.parametrize("setting", ["zero_shot", "few_shot"])
+def test_generates_records_and_a_rerun_makes_zero_calls(gen_project, fault_proxy, setting) -> None:
+    root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate={"per_class": 3})
+    records, metrics = run_generate(setting)
+    check_records(records, setting, per_class=3)
+    assert metrics["calls"] == len(fault_proxy.forwarded) == len(cache_rows(root)) > 0
+    assert metrics["attempts"] == metrics["calls"] + metrics["cache_hits"]
+    assert metrics["kept"] == len(records) and metrics["status"] in ("ok", "short")
+    assert all(body.get("repeat_penalty") == 1.15 and "seed" in body for body in fault_proxy.forwarded)
+    first = Path(paths.synthetic_file("sms_spam", setting)).read_bytes()
+
+    fault_proxy.reset()
+    _records, again = run_generate(setting)
+    assert again["calls"] == 0 and fault_proxy.seen == [] and again["cache_hits"] == metrics["attempts"]
+    assert Path(paths.synthetic_file("sms_spam", setting)).read_bytes() == first  # exact rerun
+
+
+def test_chat_style_against_the_real_server(gen_project, fault_proxy) -> None:
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "openai", "prompt_style": "chat", "max_tokens": 40},
+                generate={"per_class": 1, "max_attempts_factor": 6})
+    try:
+        records, metrics = run_generate("zero_shot")
+    except SynthclfError as error:  # a 135M model may fail a label in chat style; the error must say so
+        assert "no usable text" in str(error)
+        metrics = read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
+        records = []
+    assert metrics["prompt_style"] == "chat" and metrics["calls"] > 0
+    assert all("messages" in body and "repeat_penalty" not in body for body in fault_proxy.forwarded)
+    for record in records:
+        assert record["prompt_id"].startswith("zero_shot.chat.")
+
+
+def test_faults_lose_duplicate_or_corrupt_nothing(gen_project, fault_proxy) -> None:
+    # timeout_s below the proxy's 6 s stall, yet long enough for a real call on a busy machine
+    root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "timeout_s": 5,
+                            "max_retries": 12, "concurrency": 2},  # more retries than faults: none may fail
+                       generate={"per_class": 3})
+    faults = ["429", "500", "stall", "malformed", "drop", "429", "500", "malformed", "drop"]
+    fault_proxy.faults.extend(faults)
+    records, metrics = run_generate("zero_shot")
+    check_records(records, "zero_shot", per_class=3)
+    assert sum(fault_proxy.injected.values()) == len(faults)
+    # at least the injected faults were retried (a genuinely slow call on a busy machine may add a timeout)
+    assert metrics["retries"] >= len(faults)
+    expected = {"connection": 2, "malformed": 2, "rate_limited": 2, "server_error": 2, "timeout": 1}
+    assert all(metrics["errors"].get(kind, 0) >= count for kind, count in expected.items()), metrics["errors"]
+    # every upstream completion became exactly one cache row; nothing was asked twice
+    rows = cache_rows(root)
+    assert metrics["calls"] == len(fault_proxy.forwarded) == len(rows)
+    seeds = [body["seed"] for body in fault_proxy.forwarded]
+    assert len(seeds) == len(set(seeds))
+    # Retry-After was honoured: the request after a 429 came at least 1 s later
+    seen = fault_proxy.seen
+    for number, item in enumerate(seen):
+        if item.action == "429":
+            later = [other.at for other in seen[number + 1:] if other.body.get("seed") == item.body.get("seed")]
+            assert later and later[0] - item.at >= 0.95
+    # the file is complete, valid JSON lines (nothing half-written)
+    text = Path(paths.synthetic_file("sms_spam", "zero_shot")).read_text(encoding="utf-8")
+    assert text.endswith("\n") and len(text.splitlines()) == len(records)
+
+
+def test_api_key_is_never_written(gen_project, fault_proxy, monkeypatch) -> None:
+    secret = "sk-synthclf-TEST-3f9a1c7e55d04b2a"
+    monkeypatch.setenv("SYNTHCLF_TEST_KEY", secret)
+    root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "api_key_env": "SYNTHCLF_TEST_KEY"},
+                       generate={"per_class": 2})
+    fault_proxy.faults.extend(["429", "500"])
+    run_generate("few_shot")
+    assert f"Bearer {secret}" in fault_proxy.authorization  # the key was really used
+    with sqlite3.connect(root / ".synthclf_cache" / "responses.sqlite") as db:
+        db.execute("PRAGMA wal_checkpoint(FULL)")
+    written = [path for path in root.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".sqlite" for path in written) and len(written) >= 4
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), f"API key found in {path}"
+
+
+def test_a_refused_key_fails_clearly_without_echoing_it(gen_project, fault_proxy, monkeypatch) -> None:
+    secret = "sk-synthclf-TEST-refused-9d2e"
+    monkeypatch.setenv("SYNTHCLF_TEST_KEY", secret)
+    root = gen_project(llm={"base_url": fault_proxy.url, "api_key_env": "SYNTHCLF_TEST_KEY"})
+    fault_proxy.faults.extend(["401"] * 10)
+    with pytest.raises(SynthclfError) as error:
+        run_generate("zero_shot")
+    assert "SYNTHCLF_TEST_KEY" in str(error.value) and secret not in str(error.value)
+    assert "401" in str(error.value)
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
+
+
+def test_a_dead_endpoint_stops_after_the_retries_with_a_clear_message(gen_project, fault_proxy) -> None:
+    gen_project(llm={"base_url": fault_proxy.url, "max_retries": 2})
+    fault_proxy.faults.extend(["500"] * 50)
+    with pytest.raises(SynthclfError, match="persisted through 2 retries"):
+        run_generate("zero_shot")
+    assert read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))["status"] == "failed"
+    assert fault_proxy.forwarded == []
+
+
+def test_budget_cap_stops_cleanly_and_writes_what_was_kept(gen_project, fault_proxy) -> None:
+    # ~100 prompt tokens a call at 1000 USD per million: about 0.1 USD a call, a 0.35 USD cap
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "concurrency": 1},
+                generate={"per_class": 10, "budget_usd": 0.35,
+                          "prices": {"SmolLM2-135M-Instruct": {"input_per_1m": 1000, "output_per_1m": 1000}}})
+    try:
+        records, metrics = run_generate("zero_shot")
+    except SynthclfError as error:  # all calls may have gone to one label; then it must say so
+        assert "no usable text" in str(error)
+        records, metrics = [], read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
+    assert metrics["budget_exhausted"] is True
+    assert metrics["cost_usd"] >= 0.35 and metrics["calls"] <= 5
+    assert len(records) < 20
+
+
+def test_a_label_with_zero_examples_is_an_error(gen_project, fault_proxy) -> None:
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"},
+                generate={"per_class": 1, "max_attempts_factor": 2, "min_words": 59})
+    with pytest.raises(SynthclfError, match="no usable text for label"):
+        run_generate("zero_shot")
+    metrics = read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
+    assert metrics["status"] == "failed" and metrics["rejected"]
+    assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
+
+
+def test_the_bundled_server_is_started_only_when_a_call_is_needed(gen_project) -> None:
+    gen_project(llm={"base_url": None}, generate={"per_class": 1})
+    records, metrics = run_generate("zero_shot")
+    assert metrics["backend"] == "llama_cpp" and metrics["calls"] > 0 and records
+    _records, again = run_generate("zero_shot")
+    assert again["calls"] == 0
+
+
+def wait_for_rows(db_path: Path, count: int, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "generation finished before it could be killed; raise per_class"
+        if db_path.exists():
+            try:
+                with sqlite3.connect(db_path, timeout=5) as db:
+                    if db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] >= count:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} cached calls after {timeout_s}s")
+
+
+def test_a_killed_run_resumes_without_repeating_a_finished_call(gen_project, fault_proxy) -> None:
+    root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "concurrency": 2},
+                       generate={"per_class": 6})
+    db_path = root / ".synthclf_cache" / "responses.sqlite"
+    command = [SYNTHCLF, "generate", "--task", "sms_spam", "--setting", "zero_shot"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_rows(db_path, 4, process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = {row["sampling"]["seed"] for row in cache_rows(root)}
+    assert len(finished) >= 4
+    assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
+
+    fault_proxy.reset()
+    resumed = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    asked_again = {body["seed"] for body in fault_proxy.forwarded} & finished
+    assert not asked_again, f"{len(asked_again)} finished call(s) were repeated"
+    metrics = read_json(root / paths.metrics_file("generate", "sms_spam", "zero_shot"))
+    assert metrics["cache_hits"] >= len(finished) and metrics["calls"] == len(fault_proxy.forwarded)
+    assert len(cache_rows(root)) == len(finished) + metrics["calls"]
+    check_records(read_jsonl(root / paths.synthetic_file("sms_spam", "zero_shot")), "zero_shot", per_class=6)
+
+
+def test_synthclf_serve_prints_its_url_and_stops_on_ctrl_c(gen_project) -> None:
+    root = gen_project()
+    process = subprocess.Popen([SYNTHCLF, "serve", "--port", "0"], cwd=root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "serving SmolLM2-135M-Instruct at http://127.0.0.1:" in line, process.stderr.read() if not line else line
+        base_url = line.split(" at ")[1].split()[0]
+        assert httpx.get(f"{base_url}/models", timeout=10).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{base_url}/models", timeout=2)
