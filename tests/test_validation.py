@@ -329,6 +329,15 @@ def test_rates_above_tolerance_fail_under_fail_policy(project):
     assert metrics["expectations"]["assistant_artifact"]["observed"] == pytest.approx(0.15)
 
 
+def test_shared_boilerplate_alone_is_not_contamination(project):
+    data = rows(SYNTHETIC, "zero_shot")
+    boilerplate = " ".join(REAL_TEST[10][0].split()[:8])  # "Your entry into the £5 million jackpot is"
+    data[26]["text"] = f"Good news for our loyal customers this spring season: {boilerplate}, reply STOP to opt out"
+    metrics = project(data)
+    assert metrics["expectations"]["contamination_ngram"]["success"] is True
+    assert quarantined() == {}
+
+
 def test_real_source_train_test_leakage_is_quarantined(project):
     real = rows(REAL_TRAIN, "real")
     real[4]["text"] = REAL_TEST[3][0]

@@ -10,8 +10,10 @@ Derived columns (prefixed `_` so they never clash with record fields):
   null when it is not a string, so string expectations never crash on a stray number.
 - `_repeats_earlier_text`: the normalised text already appeared in an earlier row.
 - `_repeats_earlier_id`: the id already appeared in an earlier row.
-- `_shares_test_ngram`: shares a word n-gram (or, for texts shorter than n words, the whole text)
-  with a real test item.
+- `_test_ngram_share`: the share of the text's word n-grams that occur in the real test set (a text
+  shorter than n words counts as one n-gram: itself). One shared n-gram is not enough: templated
+  spam shares boilerplate ("to claim yr prize call our customer service") across distinct
+  messages; a near-copy shares most of its n-grams.
 - `_nearest_test_cosine` / `_nearest_test_id`: the closest real test item by embedding cosine.
 """
 
@@ -34,6 +36,11 @@ WORD = re.compile(r"\w+")
 def normalized(text: str) -> str:
     """Case, punctuation and spacing do not make a text new."""
     return " ".join(WORD.findall(text.lower()))
+
+
+def ngram_share(text: str, index: set[str], n: int) -> float:
+    grams = ngram_keys(text, n)
+    return len(grams & index) / len(grams) if grams else 0.0
 
 
 def ngram_keys(text: str, n: int) -> set[str]:
@@ -105,17 +112,17 @@ def add_contamination_columns(frame: pd.DataFrame, test_records: Sequence[dict],
     index = test_ngram_index(test_texts, ngram)
     texts = frame["text"].tolist()
     present = [i for i, text in enumerate(texts) if text is not None]
-    overlap: list[bool | None] = [None] * len(texts)
+    overlap = np.full(len(texts), np.nan)
     cosine = np.full(len(texts), np.nan)
     nearest_id: list[Any] = [None] * len(texts)
     for i in present:
-        overlap[i] = not ngram_keys(texts[i], ngram).isdisjoint(index)
+        overlap[i] = round(ngram_share(texts[i], index, ngram), 6)
     if present and test_texts:
         best, which = nearest_neighbours(embed_texts([texts[i] for i in present]), embed_texts(test_texts))
         cosine[present] = np.round(best.astype(np.float64), 6)
         for i, j in zip(present, which, strict=True):
             nearest_id[i] = test_ids[j]
-    frame["_shares_test_ngram"] = pd.Series(overlap, dtype="object")
+    frame["_test_ngram_share"] = overlap
     frame["_nearest_test_cosine"] = cosine
     frame["_nearest_test_id"] = pd.Series(nearest_id, dtype="object")
 

@@ -37,7 +37,9 @@ class ValidationParams(BaseModel):
     max_artifact_rate: float = Field(0.10, ge=0, le=1, description="assistant artifacts and refusals, share of rows")
     artifact_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_ARTIFACT_PATTERNS),
                                          description="regexes for assistant artifacts; synthetic sources only")
-    contamination_ngram: int = Field(8, ge=2, description="shared word n-gram with a test item = contamination")
+    contamination_ngram: int = Field(8, ge=2, description="word n-gram length for test-set overlap")
+    contamination_ngram_share: float = Field(0.5, gt=0, le=1, description="share of a text's n-grams found in "
+                                             "the test set at or above which it is contamination")
     contamination_cosine: float = Field(0.95, gt=0, le=1, description="embedding cosine to a test item at or above")
     min_clean_share: float = Field(0.5, ge=0, le=1, description="the dataset fails when fewer rows survive")
     distance: Literal["cosine", "euclidean"] = Field("cosine", description="distance for Remote-Clique and Chamfer")

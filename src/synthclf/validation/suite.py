@@ -114,9 +114,10 @@ def row_checks(settings: ValidationParams, labels: Sequence[str], task: str, sou
             mostly=1 - settings.max_artifact_rate,
             description=f"at most {settings.max_artifact_rate:.0%} of texts carry assistant artifacts or refusals")))
     checks += [
-        _row("contamination_ngram", gxe.ExpectColumnValuesToBeInSet(
-            column="_shares_test_ngram", value_set=[False],
-            description=f"no text shares a {settings.contamination_ngram}-word sequence with a real test item")),
+        _row("contamination_ngram", gxe.ExpectColumnValuesToBeBetween(
+            column="_test_ngram_share", max_value=settings.contamination_ngram_share, strict_max=True,
+            description=f"no text has {settings.contamination_ngram_share:.0%} or more of its "
+                        f"{settings.contamination_ngram}-word sequences in the real test set")),
         _row("contamination_embedding", gxe.ExpectColumnValuesToBeBetween(
             column="_nearest_test_cosine", max_value=settings.contamination_cosine, strict_max=True,
             description=f"no text has embedding cosine >= {settings.contamination_cosine} to a real test item")),
