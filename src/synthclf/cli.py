@@ -109,8 +109,9 @@ def mix(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_P
     """Build a real+synthetic training mix such as few_shot+real100 from validated data."""
     def action():
         p = _params_with_task(params, task)
-        if source not in p.mixes:
-            raise SynthclfError(f"--source: got {source!r}; params.yaml mixes are {p.mixes or 'empty'}")
+        if p.mix(source) is None:
+            names = [mix.source for mix in p.mixes]
+            raise SynthclfError(f"--source: got {source!r}; params.yaml mixes are {names or 'empty'}")
         from synthclf.training import mix as stage
         stage.run(p, task, source)
     guarded(action)

@@ -7,7 +7,6 @@ the key, what was given and what is allowed.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -35,13 +34,16 @@ class SplitParams(Strict):
     balance: bool = Field(False, description="equal label counts in train and test (for skewed sources)")
 
 
-MIX_PATTERN = re.compile(r"^(zero_shot|few_shot)\+real(\d+)$")
+class MixParams(Strict):
+    """A training mix: every validated `setting` record plus `real` real training examples."""
 
+    setting: Literal["zero_shot", "few_shot"]
+    real: int = Field(gt=0, description="real training examples added to the synthetic data")
 
-def parse_mix(source: str) -> tuple[str, int] | None:
-    """'few_shot+real100' -> ('few_shot', 100): the synthetic setting plus that many real examples."""
-    match = MIX_PATTERN.match(source)
-    return (match.group(1), int(match.group(2))) if match else None
+    @property
+    def source(self) -> str:
+        """The mix's name as a training source, e.g. few_shot+real100 (list it under `sources`)."""
+        return f"{self.setting}+real{self.real}"
 
 
 class TrainParams(Strict):
@@ -63,7 +65,7 @@ class Params(Strict):
     tasks: list[str] = Field(min_length=1)
     split: dict[str, SplitParams]
     sources: list[str] = Field(default_factory=lambda: ["real", "zero_shot", "few_shot"], min_length=1)
-    mixes: list[str] = Field(default_factory=list, description="'<setting>+real<N>' training mixes")
+    mixes: list[MixParams] = Field(default_factory=list)
     train: TrainParams = TrainParams()
     llm: LLMParams = LLMParams()
     generate: GenerationParams = GenerationParams()
@@ -81,16 +83,18 @@ class Params(Strict):
         if len(set(self.tasks)) != len(self.tasks):
             raise ValueError("tasks lists a task twice; list each task once")
         for mix in self.mixes:
-            parsed = parse_mix(mix)
-            if parsed is None or parsed[0] not in self.generate.settings or parsed[1] == 0:
-                raise ValueError(f"mixes: {mix!r} is not '<setting>+real<N>' with a setting from "
-                                 f"generate.settings {self.generate.settings} and N > 0")
-        allowed = ["real", *self.generate.settings, *self.mixes]
+            if mix.setting not in self.generate.settings:
+                raise ValueError(f"mixes: setting {mix.setting!r} is not in generate.settings "
+                                 f"{self.generate.settings}; add it there or drop the mix")
+        allowed = ["real", *self.generate.settings, *(mix.source for mix in self.mixes)]
         for source in self.sources:
             if source not in allowed:
                 raise ValueError(f"sources: {source!r} is not one of {allowed}; add it to generate.settings "
                                  "or mixes first")
         return self
+
+    def mix(self, source: str) -> MixParams | None:
+        return next((mix for mix in self.mixes if mix.source == source), None)
 
 
 def describe_error(error: dict) -> str:

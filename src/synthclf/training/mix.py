@@ -1,6 +1,7 @@
 """Stage `mix`: a training set of validated synthetic data plus a few validated real examples.
 
-`few_shot+real100` = every validated few-shot record plus 100 real training records drawn
+A mix {setting: few_shot, real: 100} (source name few_shot+real100) = every validated
+few-shot record plus 100 real training records drawn
 stratified by label with the run's seed; written to data/validated/<task>/<mix>.jsonl so `train`
 treats it like any other source.
 """
@@ -11,7 +12,7 @@ import random
 from collections import defaultdict
 
 from synthclf import paths
-from synthclf.config import Params, parse_mix
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl, write_jsonl
 
@@ -35,8 +36,8 @@ def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
 
 
 def run(params: Params, task: str, source: str) -> None:
-    setting, real_count = parse_mix(source)
-    synthetic = read_jsonl(paths.validated_file(task, setting))
-    real = draw_stratified(read_jsonl(paths.validated_file(task, "real")), real_count, params.seed)
+    mix = params.mix(source)
+    synthetic = read_jsonl(paths.validated_file(task, mix.setting))
+    real = draw_stratified(read_jsonl(paths.validated_file(task, "real")), mix.real, params.seed)
     count = write_jsonl(paths.validated_file(task, source), synthetic + real)
-    print(f"mix {task}/{source}: {len(synthetic)} {setting} + {len(real)} real = {count} records")
+    print(f"mix {task}/{source}: {len(synthetic)} {mix.setting} + {len(real)} real = {count} records")
