@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from synthclf import paths  # noqa: E402
-from synthclf.config import Params, load_params  # noqa: E402
+from synthclf.config import Params  # noqa: E402
 from synthclf.errors import SynthclfError  # noqa: E402
 from synthclf.records import read_json, read_jsonl, write_jsonl  # noqa: E402
 from synthclf.validation import validate  # noqa: E402
@@ -145,6 +146,15 @@ COLLAPSED = ([(f"Hi, see you at the pub at {hour} tonight", "ham") for hour in r
 TOLERANT = {"duplicate_text": 0.05, "assistant_artifact": 0.10}  # max rates in params.yaml
 
 
+def params_with_repo_validate_section() -> Params:
+    """The repo's `validate:` section as shipped (so it must stay valid), the rest minimal, so
+    these tests do not depend on other sections of params.yaml."""
+    section = yaml.safe_load(REPO_PARAMS.read_text(encoding="utf-8"))["validate"]
+    return Params.model_validate({"tasks": [TASK], "split": {TASK: {"train_size": 30, "test_size": 20,
+                                                                   "pool_size": 4}},
+                                  "validate": section})
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project directory with the real splits written; returns a function that runs validate."""
@@ -152,7 +162,7 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHCLF_CACHE_DIR", str(tmp_path / "cache"))
     write_jsonl(paths.prepared_split(TASK, "train"), rows(REAL_TRAIN, "real"))
     write_jsonl(paths.prepared_split(TASK, "test"), rows(REAL_TEST, "real"))
-    base = load_params(REPO_PARAMS)
+    base = params_with_repo_validate_section()
 
     def run(dataset: list[dict] | None, source: str = "zero_shot", **settings) -> dict:
         if dataset is not None:
@@ -293,6 +303,16 @@ def test_quarantine_names_the_rows_and_the_check_that_caught_them(project, injec
             assert entry["success"] is (name not in flagged), name
 
 
+def test_contaminated_rows_name_the_test_item_they_copy(project):
+    data = rows(SYNTHETIC, "zero_shot")
+    _test_item_copied(data)
+    project(data)
+    evidence = {row["row_index"]: row["contamination"] for row in read_jsonl(paths.quarantine_file(TASK, "zero_shot"))}
+    assert evidence[12] == {"nearest_test_id": f"{TASK}-real-000", "nearest_test_cosine": pytest.approx(1.0, abs=1e-4),
+                            "test_ngram_share": 1.0}
+    assert evidence[24]["nearest_test_id"] == f"{TASK}-real-012" and evidence[24]["test_ngram_share"] > 0.5
+
+
 def test_fail_policy_stops_on_row_defects_and_prints_examples(project, capsys):
     data = rows(SYNTHETIC, "zero_shot")
     _unknown_label(data)
@@ -430,10 +450,9 @@ def test_cli_exit_code_and_message_on_failure(project, tmp_path):
 
     from synthclf.cli import app
 
-    params = load_params(REPO_PARAMS)
-    (tmp_path / "params.yaml").write_text(REPO_PARAMS.read_text(encoding="utf-8"), encoding="utf-8")
+    params = params_with_repo_validate_section().model_dump(by_alias=True, mode="json")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     write_jsonl(paths.dataset_to_validate(TASK, "zero_shot"), rows(COLLAPSED, "zero_shot"))
-    assert isinstance(params, Params)
     result = CliRunner().invoke(app, ["validate", "--task", TASK, "--source", "zero_shot"])
     assert result.exit_code == 2
     assert "FAILED remote_clique_ratio [dataset]: observed" in result.output

@@ -4,8 +4,8 @@ Reads the dataset (`paths.dataset_to_validate`), the real test set (contaminatio
 train set (the diversity reference), runs the rows suite and the dataset suite (see suite.py), and
 writes:
 
-- `paths.quarantine_file`: every flagged row with its `reasons` and `row_index` (always written,
-  possibly empty);
+- `paths.quarantine_file`: every flagged row with its `reasons` and `row_index` (plus, for
+  contamination, the nearest test item's id, cosine and n-gram share); always written, maybe empty;
 - `paths.validation_docs_dir`: Great Expectations Data Docs for this run (always written);
 - `paths.metrics_file("validate", task, source)`: the summary (always written) — `success`,
   per-expectation results, row counts by reason and the `diversity` block;
@@ -84,7 +84,15 @@ def texts_of(records: Sequence[dict]) -> list[str]:
     return [record["text"] for record in records if isinstance(record.get("text"), str)]
 
 
-def split_rows(records: Sequence[dict], outcomes: Sequence[Outcome]) -> RowSplit:
+def contamination_evidence(frame: pd.DataFrame, index: int) -> dict[str, Any]:
+    """Which real test item a contaminated row resembles, so a reviewer can compare the two."""
+    evidence = {"nearest_test_id": frame.at[index, "_nearest_test_id"],
+                "nearest_test_cosine": _finite(float(frame.at[index, "_nearest_test_cosine"])),
+                "test_ngram_share": _finite(float(frame.at[index, "_test_ngram_share"]))}
+    return {"contamination": evidence}
+
+
+def split_rows(records: Sequence[dict], outcomes: Sequence[Outcome], frame: pd.DataFrame) -> RowSplit:
     """Rows flagged by any row-level check go to quarantine with every reason that flagged them."""
     reasons: dict[int, list[str]] = {}
     for outcome in outcomes:
@@ -92,7 +100,12 @@ def split_rows(records: Sequence[dict], outcomes: Sequence[Outcome]) -> RowSplit
             for index in outcome.unexpected_rows:
                 reasons.setdefault(index, []).append(outcome.name)
     clean = [record for index, record in enumerate(records) if index not in reasons]
-    quarantined = [{**records[index], "reasons": reasons[index], "row_index": index} for index in sorted(reasons)]
+    quarantined = []
+    for index in sorted(reasons):
+        row = {**records[index], "reasons": reasons[index], "row_index": index}
+        if any(reason.startswith("contamination") for reason in reasons[index]):
+            row.update(contamination_evidence(frame, index))
+        quarantined.append(row)
     return RowSplit(clean=clean, quarantined=quarantined, reasons=reasons)
 
 
@@ -229,7 +242,7 @@ def run(params: Params, task: str, source: str) -> None:
     with building_directory(docs) as docs_build:
         runner = SuiteRunner(docs_build, name)
         row_outcomes = runner.validate("rows", row_checks(settings, card.label_names, task, source, synthetic), frame)
-        split = split_rows(inputs.records, row_outcomes)
+        split = split_rows(inputs.records, row_outcomes, frame)
         clean_texts = texts_of(split.clean)
         reference = real_reference(texts_of(inputs.real_train), len(clean_texts), settings) \
             if synthetic else None
