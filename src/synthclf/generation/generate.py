@@ -71,7 +71,14 @@ def pool_by_label(task: str, card: TaskCard, gen: GenerationParams, setting: str
     if empty:
         raise SynthclfError(f"{paths.prepared_split(task, 'pool')}: no examples of label(s) {empty} for few-shot "
                             f"prompts; raise split.{task}.pool_size in params.yaml and rerun prepare")
-    return grouped
+    return {label: within_length(texts, card.max_words, gen.few_shot_k) for label, texts in grouped.items()}
+
+
+def within_length(texts: list[str], max_words: int, k: int) -> list[str]:
+    """Show only examples the output may resemble: no longer than the card's limit (when enough are).
+    Long examples invite long, rejected answers and make every prompt slower to read."""
+    short = [text for text in texts if len(text.split()) <= max_words]
+    return short if len(short) >= k else texts
 
 
 class Endpoint:
@@ -88,7 +95,9 @@ class Endpoint:
     async def get(self) -> LLMClient:
         async with self.lock:
             if self.client is None:
-                base_url = self.llm.base_url or await asyncio.to_thread(self._start_local_server)
+                # Started on this thread on purpose: the server child is tied to the thread that
+                # spawned it (PR_SET_PDEATHSIG), and nothing else can run before it is up anyway.
+                base_url = self.llm.base_url or self._start_local_server()
                 self.client = LLMClient(self.llm, base_url, api_key(self.llm), llama_cpp=uses_llama_cpp(self.llm),
                                         stats=self.stats, rng_seed=self.seed)
             return self.client
@@ -115,10 +124,15 @@ class Progress:
         self.bar = tqdm(total=total, desc=f"generate {task}/{setting}", unit="text", file=sys.stderr,
                         dynamic_ncols=True, mininterval=0.5)
         self.stats = stats
+        self.postfix_at = 0.0
 
     def __call__(self, engine: Engine, kept: bool) -> None:
         if kept:
             self.bar.update(1)
+        now = time.monotonic()
+        if now - self.postfix_at < 0.5:  # formatting the postfix per text would cost more than a cache hit
+            return
+        self.postfix_at = now
         self.bar.set_postfix(calls=self.stats.calls, cache_hits=engine.accounting.cache_hits,
                              rejected=sum(engine.accounting.rejected_total().values()), refresh=False)
 
