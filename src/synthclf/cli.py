@@ -171,3 +171,7 @@ def report(params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
+
+
+if __name__ == "__main__":  # python -m synthclf.cli
+    main()

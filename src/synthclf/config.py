@@ -75,7 +75,14 @@ class Params(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
-    def _every_task_has_a_split(self) -> Params:
+    def _every_task_has_a_card_and_a_split(self) -> Params:
+        from synthclf.tasks import available_tasks
+
+        known = available_tasks()
+        for task in self.tasks:
+            if task not in known:
+                raise ValueError(f"tasks: got {task!r}; allowed: {', '.join(known)} "
+                                 "(or add a task card to src/synthclf/tasks/cards/)")
         missing = [task for task in self.tasks if task not in self.split]
         if missing:
             raise ValueError(f"split has no entry for task(s) {missing}; add split.{missing[0]}: "
@@ -126,15 +133,4 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         params = Params.model_validate(raw)
     except ValidationError as exc:
         raise SynthclfError(describe_error(exc.errors()[0]).replace("params.yaml", str(path), 1)) from exc
-    _check_tasks_exist(params)
     return params
-
-
-def _check_tasks_exist(params: Params) -> None:
-    from synthclf.tasks import available_tasks
-
-    known = available_tasks()
-    for task in params.tasks:
-        if task not in known:
-            raise SynthclfError(f"params.yaml: tasks: got {task!r}; allowed: {', '.join(sorted(known))} "
-                                "(or add a task card to src/synthclf/tasks/cards/)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from synthclf.errors import SynthclfError
 
 CARDS_DIR = Path(__file__).parent / "cards"
+
+
+def cards_dir() -> Path:
+    """The card folder; SYNTHCLF_CARDS_DIR points elsewhere (tests, or a card store outside the repo)."""
+    return Path(os.environ.get("SYNTHCLF_CARDS_DIR", CARDS_DIR))
 
 
 class Strict(BaseModel):
@@ -85,14 +90,13 @@ class TaskCard(Strict):
 
 
 def available_tasks() -> list[str]:
-    return sorted(path.stem for path in CARDS_DIR.glob("*.yaml"))
+    return sorted(path.stem for path in cards_dir().glob("*.yaml"))
 
 
 def card_path(name: str) -> Path:
-    return CARDS_DIR / f"{name}.yaml"
+    return cards_dir() / f"{name}.yaml"
 
 
-@lru_cache(maxsize=None)
 def load_card(name: str) -> TaskCard:
     path = card_path(name)
     if not path.exists():

@@ -151,3 +151,21 @@ def _hub_items(card: TaskCard, source: HubSource) -> list[dict]:
                 label = source.label_names[label]
             items.append({"text": text, "label": str(label), "votes": None})
     return items
+
+
+def prefetch_all() -> list[Path]:
+    """Download and verify every archive an offline card names (run by `make setup`, so tests
+    and later runs read the archive cache and need no network)."""
+    from synthclf.tasks import available_tasks
+
+    sources = {}
+    for name in available_tasks():
+        source = load_card(name).source
+        if source.kind == "package":
+            sources[source.filename] = source
+    return [fetch_archive(source) for source in sources.values()]
+
+
+if __name__ == "__main__":  # python -m synthclf.tasks.fetch
+    for archive in prefetch_all():
+        print(f"verified {archive}")

@@ -1,0 +1,147 @@
+"""Task cards, fetch (pinned archives, sha256) and prepare (clean, dedupe, stratified split, agreement)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthclf import paths
+from synthclf.config import load_params
+from synthclf.errors import SynthclfError
+from synthclf.records import read_jsonl
+from synthclf.tasks import available_tasks, fetch, load_card, prepare
+
+REPO = Path(__file__).resolve().parents[1]
+OFFLINE_TASKS = ["trec", "sms_spam", "rt_sentiment", "vader_tweets", "vader_nyt", "seinfeld_humor"]
+STUDY_TASKS = ["ag_news", "fewrel_relation", "imdb", "sms_spam_hub", "financial_phrasebank", "reddit_emotions",
+               "tweet_irony", "tweet_emotions", "sarcasm_headlines", "humor_speech"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project folder with the repository's params.yaml, as the working directory."""
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_every_card_loads_and_the_offline_suite_spans_subjectivity():
+    names = available_tasks()
+    assert set(OFFLINE_TASKS + STUDY_TASKS) <= set(names)
+    offline = [load_card(name) for name in OFFLINE_TASKS]
+    assert all(card.offline and card.source.kind == "package" for card in offline)
+    assert {card.subjectivity.level for card in offline} >= {1, 2, 3, 4, 5}
+    for name in STUDY_TASKS:
+        card = load_card(name)
+        assert card.source.kind == "huggingface" and not card.offline
+        assert all(description.strip() for description in card.labels.values())
+
+
+def test_hub_task_fails_fast_with_the_fix_when_offline(project, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.monotonic()
+    with pytest.raises(SynthclfError, match="not reachable.*offline task.*source.kind: file"):
+        fetch.run("ag_news")
+    assert time.monotonic() - started < 10
+    assert not paths.raw_dir("ag_news").exists()
+
+
+@pytest.mark.parametrize("task", OFFLINE_TASKS)
+def test_fetch_and_prepare_every_offline_task(project, task):
+    params = load_params()
+    fetch.run(task)
+    prepare.run(params, task)
+    card = load_card(task)
+    split = params.split[task]
+    train, test, pool = (read_jsonl(paths.prepared_split(task, name)) for name in ("train", "test", "pool"))
+    assert (len(train), len(test)) == (split.train_size, split.test_size)
+    assert len(pool) == split.pool_size and {r["id"] for r in pool} <= {r["id"] for r in train}
+    assert not {r["text"] for r in train} & {r["text"] for r in test}, "train and test overlap"
+    assert {r["label"] for r in train} == set(card.labels) == {r["label"] for r in test}
+    assert all(r["source"] == "real" and r["task"] == task and r["text"] for r in train + test)
+    if task.startswith("vader"):
+        assert all(r["n_annotators"] >= 5 and 1 / 3 <= r["agreement"] <= 1 for r in test)
+    stats = json.loads(paths.metrics_file("prepare", task, "stats").read_text())
+    assert stats["train"] == split.train_size and stats["clean"] <= stats["read"]
+
+
+def test_split_is_stratified_and_reproducible(project):
+    params = load_params()
+    fetch.run("sms_spam")
+    prepare.run(params, "sms_spam")
+    first = paths.prepared_split("sms_spam", "test").read_bytes()
+    test = read_jsonl(paths.prepared_split("sms_spam", "test"))
+    train = read_jsonl(paths.prepared_split("sms_spam", "train"))
+    share = lambda rows: Counter(r["label"] for r in rows)["spam"] / len(rows)  # noqa: E731
+    assert abs(share(test) - share(train)) < 0.01
+    prepare.run(params, "sms_spam")
+    assert paths.prepared_split("sms_spam", "test").read_bytes() == first
+
+
+def test_balance_equalises_a_skewed_task(project):
+    params = load_params()
+    fetch.run("seinfeld_humor")
+    prepare.run(params, "seinfeld_humor")
+    counts = Counter(r["label"] for r in read_jsonl(paths.prepared_split("seinfeld_humor", "train")))
+    assert counts["funny"] == counts["not_funny"]
+
+
+def test_tampered_archive_is_refused(tmp_path, monkeypatch):
+    card = load_card("sms_spam")
+    cache = tmp_path / "archives"
+    cache.mkdir()
+    original = fetch.archive_cache() / card.source.filename
+    tampered = bytearray(original.read_bytes())
+    tampered[-100] ^= 0xFF
+    (cache / card.source.filename).write_bytes(bytes(tampered))
+    monkeypatch.setenv("SYNTHCLF_ARCHIVES", str(cache))
+    with pytest.raises(SynthclfError, match="sha256 is .* the card pins"):
+        fetch.fetch_archive(card.source)
+
+
+def test_a_users_own_csv_task(project, tmp_path, monkeypatch):
+    """One new card pointing at a local CSV, with every annotator's label, runs fetch and prepare."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    for name in OFFLINE_TASKS:
+        shutil.copy(REPO / "src/synthclf/tasks/cards" / f"{name}.yaml", cards)
+    monkeypatch.setenv("SYNTHCLF_CARDS_DIR", str(cards))
+    rows = ["text,label,votes"]
+    for i in range(60):
+        label = "urgent" if i % 3 == 0 else "routine"
+        votes = json.dumps([label, label, "routine" if i % 2 else label]).replace('"', '""')
+        rows.append(f'"ticket {i}: {"server down now" if label == "urgent" else "please update my address"} #{i}",{label},"{votes}"')
+    (tmp_path / "data/external").mkdir(parents=True)
+    (tmp_path / "data/external/tickets.csv").write_text("\n".join(rows) + "\n")
+    (cards / "tickets.yaml").write_text(yaml.safe_dump({
+        "name": "tickets", "title": "Support tickets", "description": "Is a ticket urgent?",
+        "text_kind": "support ticket", "labels": {"urgent": "needs action now", "routine": "can wait"},
+        "context_prompt": "You write support tickets.", "offline": True,
+        "subjectivity": {"level": 2, "basis": "urgency words are explicit in most tickets"},
+        "source": {"kind": "file", "path": "data/external/tickets.csv", "votes_column": "votes"}}))
+    params_yaml = yaml.safe_load((project / "params.yaml").read_text())
+    params_yaml["tasks"] = ["tickets"]
+    params_yaml["split"] = {"tickets": {"train_size": 30, "test_size": 15, "pool_size": 6}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params_yaml))
+    params = load_params()
+    fetch.run("tickets")
+    prepare.run(params, "tickets")
+    test = read_jsonl(paths.prepared_split("tickets", "test"))
+    assert len(test) == 15 and all(r["n_annotators"] == 3 for r in test)
+    assert {r["agreement"] for r in test} <= {round(2 / 3, 4), 1.0}
+
+
+def test_oversized_split_is_a_clear_error(project):
+    params_yaml = yaml.safe_load((project / "params.yaml").read_text())
+    params_yaml["split"]["sms_spam"]["train_size"] = 100_000
+    (project / "params.yaml").write_text(yaml.safe_dump(params_yaml))
+    fetch.run("sms_spam")
+    with pytest.raises(SynthclfError, match="only .* clean items exist; lower the sizes"):
+        prepare.run(load_params(), "sms_spam")
+    assert not paths.prepared_split("sms_spam", "train").exists()
