@@ -230,40 +230,55 @@ def building_directory(target: Path) -> Iterator[Path]:
         raise
 
 
-def run(params: Params, task: str, source: str) -> None:
-    settings = params.validate_
+@dataclass
+class SuiteResults:
+    outcomes: list[Outcome]
+    split: RowSplit
+    reference: dict[str, Any] | None
+
+
+def run_suites(inputs: Inputs, settings: ValidationParams, task: str, source: str, docs_build: Path) -> SuiteResults:
+    """Rows suite on the dataset as read, then dataset suite on the rows that survive; Data Docs."""
     card = load_card(task)
-    inputs = load_inputs(task, source)
     synthetic = source != paths.REAL
     frame = validation_frame(inputs.records, inputs.test, settings.contamination_ngram)
-    name = f"{task}-{source}"  # GX turns dots in suite names into directories
-    docs = paths.validation_docs_dir(task, source)
+    runner = SuiteRunner(docs_build, f"{task}-{source}")  # GX turns dots in suite names into directories
+    row_outcomes = runner.validate("rows", row_checks(settings, card.label_names, task, source, synthetic), frame)
+    split = split_rows(inputs.records, row_outcomes, frame)
+    reference = real_reference(texts_of(inputs.real_train), len(texts_of(split.clean)), settings) \
+        if synthetic else None
+    dataset_outcomes = runner.validate(
+        "dataset", dataset_checks(settings, card.label_names, len(inputs.records), reference),
+        contract_frame(split.clean))
+    runner.build_docs()
+    return SuiteResults(outcomes=[*row_outcomes, *dataset_outcomes], split=split, reference=reference)
 
-    with building_directory(docs) as docs_build:
-        runner = SuiteRunner(docs_build, name)
-        row_outcomes = runner.validate("rows", row_checks(settings, card.label_names, task, source, synthetic), frame)
-        split = split_rows(inputs.records, row_outcomes, frame)
-        clean_texts = texts_of(split.clean)
-        reference = real_reference(texts_of(inputs.real_train), len(clean_texts), settings) \
-            if synthetic else None
-        dataset_outcomes = runner.validate(
-            "dataset", dataset_checks(settings, card.label_names, len(inputs.records), reference),
-            contract_frame(split.clean))
-        runner.build_docs()
 
-    outcomes = [*row_outcomes, *dataset_outcomes]
-    diversity = diversity_block(clean_texts, texts_of(inputs.real_train), reference, settings)
-    summary = build_summary(outcomes, len(inputs.records), split, diversity, settings.policy)
+def report_failure(summary: dict, results: SuiteResults, inputs: Inputs, settings: ValidationParams,
+                   task: str, source: str) -> SynthclfError:
+    """Print every failing gate with examples; return the one-line error the CLI shows."""
+    lines = failure_lines(results.outcomes, inputs.records, settings.policy, settings.example_rows)
+    print(f"validation of {task}/{source} failed (policy {settings.policy}):", *lines, sep="\n", file=sys.stderr)
+    return SynthclfError(f"validation of {task}/{source} failed: {', '.join(summary['failed'])}; "
+                         f"see {paths.validation_docs_dir(task, source) / 'index.html'} and "
+                         f"{paths.metrics_file('validate', task, source)}")
+
+
+def run(params: Params, task: str, source: str) -> None:
+    settings = params.validate_
+    inputs = load_inputs(task, source)
+    with building_directory(paths.validation_docs_dir(task, source)) as docs_build:
+        results = run_suites(inputs, settings, task, source, docs_build)
+    split = results.split
+    diversity = diversity_block(texts_of(split.clean), texts_of(inputs.real_train), results.reference, settings)
+    summary = build_summary(results.outcomes, len(inputs.records), split, diversity, settings.policy)
     write_jsonl(paths.quarantine_file(task, source), split.quarantined)
     write_json(paths.metrics_file("validate", task, source), summary)
-    report = docs / "index.html"
     if not summary["success"]:
-        paths.validated_file(task, source).unlink(missing_ok=True)
-        lines = failure_lines(outcomes, inputs.records, settings.policy, settings.example_rows)
-        print(f"validation of {task}/{source} failed (policy {settings.policy}):", *lines, sep="\n", file=sys.stderr)
-        raise SynthclfError(f"validation of {task}/{source} failed: {', '.join(summary['failed'])}; "
-                            f"see {report} and {paths.metrics_file('validate', task, source)}")
+        paths.validated_file(task, source).unlink(missing_ok=True)  # never leave an older run's rows to train on
+        raise report_failure(summary, results, inputs, settings, task, source)
     write_jsonl(paths.validated_file(task, source), split.clean)
     reasons = ", ".join(f"{reason} {count}" for reason, count in summary["counts"]["by_reason"].items() if count)
     print(f"validated {task}/{source}: {len(inputs.records)} rows, {len(split.clean)} clean, "
-          f"{len(split.quarantined)} quarantined{f' ({reasons})' if reasons else ''}; report: {report}")
+          f"{len(split.quarantined)} quarantined{f' ({reasons})' if reasons else ''}; "
+          f"report: {paths.validation_docs_dir(task, source) / 'index.html'}")
