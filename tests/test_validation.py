@@ -441,8 +441,18 @@ def test_non_object_line_is_a_user_error(project):
 def test_params_reject_bad_artifact_regex_and_inverted_bounds():
     with pytest.raises(ValueError, match="not a valid regex"):
         validate.ValidationParams(artifact_patterns=["(unclosed"])
-    with pytest.raises(ValueError, match="min_chars"):
+    with pytest.raises(ValueError, match="below validate.min_chars"):
         validate.ValidationParams(min_chars=50, max_chars=10)
+
+
+def test_params_file_error_names_the_key(tmp_path):
+    from synthclf.config import load_params
+
+    params = params_with_repo_validate_section().model_dump(by_alias=True, mode="json")
+    params["validate"].update(min_label_share=0.6, max_label_share=0.4)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    with pytest.raises(SynthclfError, match=r"validate\.max_label_share: got 0\.4; .*below validate\.min_label_share"):
+        load_params(tmp_path / "params.yaml")
 
 
 def test_cli_exit_code_and_message_on_failure(project, tmp_path):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 DEFAULT_ARTIFACT_PATTERNS = [
     r"(?i)^\W*(?:sure|certainly|of course|absolutely)\b[\s!,.:]*(?:here|i'd|i would|i can|i will|below|this is)\b",
@@ -59,11 +59,12 @@ class ValidationParams(BaseModel):
                 raise ValueError(f"artifact pattern {pattern!r} is not a valid regex ({exc})") from exc
         return patterns
 
-    @model_validator(mode="after")
-    def _bounds_in_order(self) -> ValidationParams:
-        if self.min_chars > self.max_chars:
-            raise ValueError(f"validate.min_chars ({self.min_chars}) is above max_chars ({self.max_chars})")
-        if self.min_label_share > self.max_label_share:
-            raise ValueError(f"validate.min_label_share ({self.min_label_share}) is above "
-                             f"max_label_share ({self.max_label_share})")
-        return self
+    @field_validator("max_chars", "max_label_share")
+    @classmethod
+    def _upper_bound_not_below_lower(cls, value: float, info: ValidationInfo) -> float:
+        # a field validator (not a model validator) so the error names the key and its value
+        lower_key = {"max_chars": "min_chars", "max_label_share": "min_label_share"}[info.field_name]
+        lower = info.data.get(lower_key)
+        if lower is not None and value < lower:
+            raise ValueError(f"below validate.{lower_key} ({lower}); raise it or lower {lower_key}")
+        return value
