@@ -143,13 +143,21 @@ SYNTHETIC = [(t, "ham") for t in HAM[25:45]] + [(t, "spam") for t in SPAM[25:45]
 COLLAPSED = ([(f"Hi, see you at the pub at {hour} tonight", "ham") for hour in range(1, 21)]
              + [(f"Hi, see you at the pub at {hour} tonight and call 0800 to win a prize", "spam")
                 for hour in range(1, 21)])
-TOLERANT = {"duplicate_text": 0.05, "assistant_artifact": 0.10}  # max rates in params.yaml
+TOLERANT = {"duplicate_text": 0.05, "assistant_artifact": 0.10}  # max_duplicate_rate, max_artifact_rate below
+
+
+# The thresholds these tests are written against, pinned so tuning params.yaml cannot break them.
+THRESHOLDS = {"min_chars": 5, "max_chars": 1000, "min_label_share": 0.05, "max_label_share": 0.95,
+              "max_duplicate_rate": 0.05, "max_artifact_rate": 0.10, "contamination_ngram": 8,
+              "contamination_ngram_share": 0.5, "contamination_cosine": 0.95, "min_clean_share": 0.5,
+              "min_remote_clique_ratio": 0.5, "min_chamfer_ratio": 0.3}
 
 
 def params_with_repo_validate_section() -> Params:
-    """The repo's `validate:` section as shipped (so it must stay valid), the rest minimal, so
-    these tests do not depend on other sections of params.yaml."""
-    section = yaml.safe_load(REPO_PARAMS.read_text(encoding="utf-8"))["validate"]
+    """The repo's `validate:` section (so it must stay valid, and its artifact patterns are the
+    ones tested) with the thresholds above; the other sections minimal, so these tests do not
+    depend on the rest of params.yaml."""
+    section = {**yaml.safe_load(REPO_PARAMS.read_text(encoding="utf-8"))["validate"], **THRESHOLDS}
     return Params.model_validate({"tasks": [TASK], "split": {TASK: {"train_size": 30, "test_size": 20,
                                                                    "pool_size": 4}},
                                   "validate": section})
