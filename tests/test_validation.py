@@ -147,7 +147,8 @@ TOLERANT = {"duplicate_text": 0.05, "assistant_artifact": 0.10}  # max_duplicate
 
 
 # The policy and thresholds these tests are written against, pinned so tuning params.yaml cannot break them.
-THRESHOLDS = {"policy": "quarantine", "min_chars": 5, "max_chars": 1000, "min_label_share": 0.05, "max_label_share": 0.95,
+THRESHOLDS = {"policy": "quarantine", "min_chars": 5, "max_chars": 1000,
+              "min_label_share": 0.05, "max_label_share": 0.95,
               "max_duplicate_rate": 0.05, "max_artifact_rate": 0.10, "contamination_ngram": 8,
               "contamination_ngram_share": 0.5, "contamination_cosine": 0.95, "min_clean_share": 0.5,
               "min_remote_clique_ratio": 0.5, "min_chamfer_ratio": 0.3}
