@@ -34,6 +34,12 @@ class SplitParams(Strict):
     balance: bool = Field(False, description="equal label counts in train and test (for skewed sources)")
 
 
+def parse_mix(source: str) -> tuple[str, int] | None:
+    """'few_shot+real100' -> ('few_shot', 100); None for a source that is not a mix."""
+    setting, plus, real = source.partition("+real")
+    return (setting, int(real)) if plus and setting in ("zero_shot", "few_shot") and real.isdigit() else None
+
+
 class MixParams(Strict):
     """A training mix: every validated `setting` record plus `real` real training examples."""
 

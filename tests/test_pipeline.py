@@ -1,0 +1,121 @@
+"""The whole pipeline under real DVC, on a tiny configuration: repro, no-op rerun, a change to one
+task reruns that task only, push → delete cache → pull, and no API key in anything written.
+
+This is the slowest test (it starts the bundled llama.cpp server per generate stage and
+fine-tunes MiniLM per source); it is the one that proves the stages fit together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TASKS = ["sms_spam", "trec"]
+SECRET = "sk-test-pipeline-6b1f2e0c9d"
+
+
+def tiny_params() -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["tasks"] = TASKS
+    params["split"] = {"sms_spam": {"train_size": 60, "test_size": 40, "pool_size": 12},
+                       "trec": {"train_size": 90, "test_size": 60, "pool_size": 18}}
+    params["mixes"] = [{"setting": "few_shot", "real": 10}]
+    params["sources"] = ["real", "zero_shot", "few_shot", "few_shot+real10"]
+    params["train"].update(epochs=1, min_steps=4, batch_size=16, max_length=32, seeds=[0])
+    params["generate"].update(per_class=2, max_attempts_factor=6.0, cache_path=".synthclf_cache/responses.sqlite")
+    params["llm"].update(max_tokens=40)
+    # tiny synthetic sets cannot meet the dataset-level diversity bounds of real-sized data
+    params["validate"].update(policy="quarantine")
+    return params
+
+
+def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OPENAI_API_KEY=SECRET, DVC_NO_ANALYTICS="1")
+    result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True, timeout=1500)
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    for item in ("dvc.yaml", "src", "data/external", "data/judgments"):
+        source = REPO / item
+        target = root / item
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(source, target)
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    dvc(root, "init", "-q")
+    dvc(root, "remote", "add", "-d", "storage", str(root.parent / "remote"))
+    dvc(root, "repro")
+    return root
+
+
+def test_repro_produces_metrics_for_every_task_and_source(project):
+    for task in TASKS:
+        for source in tiny_params()["sources"]:
+            scores = json.loads((project / f"metrics/evaluate/{task}/{source}.json").read_text())
+            assert 0 <= scores["macro_f1"] <= 1 and scores["n_test"] > 0
+            assert (project / f"models/{task}/{source}/seed0/model.safetensors").exists()
+        for setting in ("zero_shot", "few_shot"):
+            synthetic = (project / f"data/synthetic/{task}/{setting}.jsonl").read_text().splitlines()
+            assert synthetic, f"{task}/{setting}: nothing generated"
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert set(summary["tasks"]) == set(TASKS)
+    assert (project / "reports/report.html").exists() and (project / "reports/report.md").exists()
+    shown = dvc(project, "metrics", "show", "--json").stdout
+    assert "macro_f1" in shown and "sms_spam" in shown and "trec" in shown
+
+
+def test_second_repro_is_a_fast_no_op(project):
+    started = time.monotonic()
+    result = dvc(project, "repro")
+    elapsed = time.monotonic() - started
+    assert "Running stage" not in result.stdout
+    assert elapsed < 30, f"no-op repro took {elapsed:.1f}s"
+
+
+def test_changing_one_tasks_split_reruns_that_task_only(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["split"]["trec"]["test_size"] = 50
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(dvc(project, "status", "--json").stdout or "{}")
+    assert "prepare@trec" in status
+    assert not [stage for stage in status if "sms_spam" in stage]
+    result = dvc(project, "repro")
+    assert "Running stage 'prepare@trec'" in result.stdout
+    assert "Running stage 'prepare@sms_spam'" not in result.stdout
+    assert "Running stage 'train@sms_spam-real'" not in result.stdout
+
+
+def test_push_delete_cache_pull_round_trip(project):
+    dvc(project, "push")
+    prepared = project / "data/prepared/sms_spam/train.jsonl"
+    checkpoint = project / "models/sms_spam/real/seed0/model.safetensors"
+    before = (prepared.read_bytes(), checkpoint.read_bytes())
+    shutil.rmtree(project / ".dvc/cache")
+    shutil.rmtree(project / "data/prepared")
+    shutil.rmtree(project / "models")
+    dvc(project, "pull")
+    assert (prepared.read_bytes(), checkpoint.read_bytes()) == before
+    assert "Running stage" not in dvc(project, "repro").stdout
+
+
+def test_the_api_key_is_in_no_file_the_pipeline_wrote(project):
+    leaked = []
+    for path in project.rglob("*"):
+        if path.is_file() and SECRET.encode() in path.read_bytes():
+            leaked.append(str(path.relative_to(project)))
+    assert not leaked, f"API key written to {leaked}"
