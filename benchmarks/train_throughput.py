@@ -26,10 +26,11 @@ from synthclf.training.train import load_classifier, train_transformer  # noqa: 
 LABELS = ["negative", "positive"]
 
 
-def make_texts(n: int) -> tuple[list[str], list[int]]:
-    """Texts of realistic, varied length (8-40 words), so dynamic padding has work to do."""
+def make_texts(n: int, words_per_text: int = 24) -> tuple[list[str], list[int]]:
+    """Texts of one length, so both loops see batches of exactly the same shape and the ratio
+    measures loop overhead alone (on real data synthclf also gains from length bucketing)."""
     words = "the film was a quiet surprising slow brilliant mess of ideas and jokes that land".split()
-    texts = [" ".join(words[(i + j) % len(words)] for j in range(8 + i % 33)) for i in range(n)]
+    texts = [" ".join(words[(i + j) % len(words)] for j in range(words_per_text)) for i in range(n)]
     return texts, [i % 2 for i in range(n)]
 
 
