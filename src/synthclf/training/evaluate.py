@@ -30,7 +30,7 @@ def run(params: Params, task: str, source: str) -> None:
         checkpoint = paths.model_dir(task, source) / f"seed{seed}"
         if not checkpoint.exists():
             raise SynthclfError(f"{checkpoint}: missing; run `synthclf train --task {task} --source {source}`")
-        predictions[str(seed)] = predict(checkpoint, texts, params.train.threads)
+        predictions[str(seed)] = predict(checkpoint, texts, params.train.max_length, params.train.threads)
     metrics = score(gold, predictions, card.label_names)
     write_json(paths.metrics_file("evaluate", task, source), metrics)
     write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
@@ -39,8 +39,12 @@ def run(params: Params, task: str, source: str) -> None:
           f"over {len(predictions)} seed(s), {len(test)} test items")
 
 
-def predict(checkpoint: Path, texts: list[str], threads: int = 0) -> list[str]:
-    """Predicted label names, from a transformers checkpoint or the TF-IDF baseline."""
+def predict(checkpoint: Path, texts: list[str], max_length: int, threads: int = 0) -> list[str]:
+    """Predicted label names, from a transformers checkpoint or the TF-IDF baseline.
+
+    Texts are truncated at the training max_length (what the model was trained to read) and
+    batched in length order, so a batch pads to a similar length instead of its longest outlier.
+    """
     if (checkpoint / TFIDF_FILE).exists():
         import joblib
 
@@ -52,13 +56,15 @@ def predict(checkpoint: Path, texts: list[str], threads: int = 0) -> list[str]:
     configure_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
-    labels = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    labels: list[str] = [""] * len(texts)
     with torch.inference_mode():
-        for start in range(0, len(texts), EVAL_BATCH):
-            batch = tokenizer(texts[start:start + EVAL_BATCH], truncation=True, padding=True,
-                              max_length=model.config.max_position_embeddings, return_tensors="pt")
-            ids = model(**batch).logits.argmax(dim=-1).tolist()
-            labels += [model.config.id2label[i] for i in ids]
+        for start in range(0, len(order), EVAL_BATCH):
+            chunk = order[start:start + EVAL_BATCH]
+            batch = tokenizer([texts[i] for i in chunk], truncation=True, padding=True,
+                              max_length=max_length, return_tensors="pt")
+            for i, label_id in zip(chunk, model(**batch).logits.argmax(dim=-1).tolist()):
+                labels[i] = model.config.id2label[label_id]
     return labels
 
 
