@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-import os
 import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,8 @@ from synthclf import paths
 from synthclf.analysis import bradley_terry
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
+from synthclf.generation.generate import api_key, prompt_style
+from synthclf.generation.server import local_server
 from synthclf.generation.settings import LLMParams
 from synthclf.records import atomic_write, read_jsonl, write_json
 from synthclf.tasks import TaskCard, load_card
@@ -140,13 +141,6 @@ def completion_prompt(judge: Judge, text: str) -> str:
     return f"The following judgment was written by {judge.persona}.\n\n{text}\n\nAnswer: The more objective task is Task"
 
 
-def prompt_style(llm: LLMParams) -> str:
-    """auto: completion for the bundled small model, chat for a configured endpoint."""
-    if llm.prompt_style != "auto":
-        return llm.prompt_style
-    return "completion" if llm.base_url is None else "chat"
-
-
 # --- answers --------------------------------------------------------------------------------------
 
 # words that may follow a leading "A" when it names the task ("A is more objective"), not an article
@@ -183,11 +177,6 @@ def endpoint(llm: LLMParams) -> Iterator[str]:
     if llm.base_url:
         yield llm.base_url
         return
-    try:
-        from synthclf.generation.server import local_server
-    except ImportError as exc:  # pragma: no cover - the generation package ships the server helper
-        raise SynthclfError("judge: llm.base_url is null and the bundled server helper is unavailable; "
-                            "set llm.base_url to an OpenAI-compatible endpoint") from exc
     with local_server(llm) as base_url:
         yield base_url
 
@@ -195,7 +184,7 @@ def endpoint(llm: LLMParams) -> Iterator[str]:
 def make_client(llm: LLMParams, base_url: str):
     import openai
 
-    return openai.OpenAI(base_url=base_url, api_key=os.environ.get(llm.api_key_env) or "local",
+    return openai.OpenAI(base_url=base_url, api_key=api_key(llm),
                          timeout=llm.timeout_s, max_retries=llm.max_retries)
 
 
