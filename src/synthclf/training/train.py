@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from synthclf import paths
 from synthclf.assets import resolve_encoder
 from synthclf.config import Params, TrainParams
 from synthclf.errors import SynthclfError
-from synthclf.records import read_jsonl, write_json
+from synthclf.records import atomic_directory, read_jsonl, write_json
 from synthclf.tasks import load_card
 
 TFIDF_FILE = "tfidf_logreg.joblib"
@@ -30,11 +28,8 @@ def run(params: Params, task: str, source: str) -> None:
     card = load_card(task)
     records = read_jsonl(paths.validated_file(task, source))
     texts, labels = training_examples(records, card.label_names, f"{task}/{source}")
-    target = paths.model_dir(task, source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{source}.", dir=target.parent))
-    try:
-        per_seed = {}
+    per_seed = {}
+    with atomic_directory(paths.model_dir(task, source)) as staging:
         for seed in params.train.seeds:
             out = staging / f"seed{seed}"
             if params.train.backend == "tfidf_logreg":
@@ -42,10 +37,6 @@ def run(params: Params, task: str, source: str) -> None:
             else:
                 per_seed[str(seed)] = train_transformer(texts, labels, card.label_names, params.train, seed, out,
                                                         desc=f"train {task}/{source} seed {seed}")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     write_json(paths.metrics_file("train", task, source),
                {"backend": params.train.backend, "encoder": params.train.encoder, "n_train": len(texts),
                 "per_seed": per_seed})

@@ -16,19 +16,15 @@ Policy (params `validate.policy`): under `fail` any failed expectation fails the
 run still writes the report outputs above, so the user can inspect what went wrong (as GX
 checkpoints and dbt tests do), but it removes any validated file left from an earlier run, so
 `train` can never read data that the current rules reject; the stage then exits with code 2.
-Every file is written atomically; the docs directory is built in a temporary sibling and renamed.
+Every file is written atomically; the docs directory is built in a temporary sibling and renamed (records.atomic_directory).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sys
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +36,7 @@ from synthclf.analysis.diversity import diversity_measures, size_matched_referen
 from synthclf.analysis.embeddings import embed_texts
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
-from synthclf.records import read_jsonl, write_json, write_jsonl
+from synthclf.records import atomic_directory, read_jsonl, write_json, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.validation.features import RECORD_COLUMNS, validation_frame
 from synthclf.validation.settings import ValidationParams
@@ -210,26 +206,6 @@ def failure_lines(outcomes: Sequence[Outcome], records: Sequence[dict], policy: 
     return lines
 
 
-@contextmanager
-def building_directory(target: Path) -> Iterator[Path]:
-    """Yield a fresh temporary sibling of `target`; on success it replaces `target` in one rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield build
-        build.chmod(0o755)
-        retired = None
-        if target.exists():
-            retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, retired)
-        os.replace(build, target)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-
-
 @dataclass
 class SuiteResults:
     outcomes: list[Outcome]
@@ -267,7 +243,7 @@ def report_failure(summary: dict, results: SuiteResults, inputs: Inputs, setting
 def run(params: Params, task: str, source: str) -> None:
     settings = params.validate_
     inputs = load_inputs(task, source)
-    with building_directory(paths.validation_docs_dir(task, source)) as docs_build:
+    with atomic_directory(paths.validation_docs_dir(task, source)) as docs_build:
         results = run_suites(inputs, settings, task, source, docs_build)
     split = results.split
     diversity = diversity_block(texts_of(split.clean), texts_of(inputs.real_train), results.reference, settings)
