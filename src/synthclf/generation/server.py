@@ -1,4 +1,5 @@
-"""The bundled SmolLM2 model behind llama-cpp-python's OpenAI-compatible server.
+"""The bundled generator (llm.model: SmolLM2 or a Qwen2.5-Coder, see assets) behind llama-cpp-python's
+OpenAI-compatible server.
 
 `local_server(llm)` starts `python -m llama_cpp.server` on a free loopback port, waits until
 /v1/models answers, yields the base URL and stops the server on success, error and Ctrl-C.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from synthclf.assets import smollm_gguf
+from synthclf.assets import generator_chat_format, generator_gguf
 from synthclf.errors import SynthclfError
 from synthclf.generation.settings import LLMParams
 
@@ -39,16 +40,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def auto_threads(cores: int | None = None, load: float | None = None) -> int:
+    """llama.cpp threads for llm.server_threads 0: the cores this process may use minus the ones
+    busy now (1-minute load average, rounded), at least 1.
+
+    Why so careful: llama.cpp's threads spin while they wait for each other, so one thread more
+    than the free cores costs far more than it gives (measured on 2 shared cores with one other
+    busy process: 80 tokens/s with 1 thread, 11 with 2)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if load is None:
+        load = os.getloadavg()[0]
+    return max(1, min(cores, cores - round(load)))
+
+
+def server_threads(llm: LLMParams) -> int:
+    return llm.server_threads or auto_threads()
+
+
 def server_command(llm: LLMParams, host: str, port: int) -> list[str]:
+    threads = server_threads(llm)
+    chat_format = generator_chat_format(llm.model)
     return [
         sys.executable, "-m", "llama_cpp.server",
-        "--model", str(smollm_gguf()),
+        "--model", str(generator_gguf(llm.model)),
         "--model_alias", llm.model,
+        *(["--chat_format", chat_format] if chat_format else []),
         "--host", host,
         "--port", str(port),
         "--n_ctx", str(llm.server_context),
-        "--n_threads", str(llm.server_threads),
-        "--n_threads_batch", str(llm.server_threads),
+        "--n_threads", str(threads),
+        "--n_threads_batch", str(threads),
         "--interrupt_requests", "false",  # a new request must never cut a running one short
         "--verbose", "false",
     ]
@@ -110,6 +132,7 @@ def stop(process: subprocess.Popen) -> None:
 def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
                  log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the bundled model's server; yields (base_url, process) and always stops it."""
+    llm = llm.model_copy(update={"server_threads": server_threads(llm)})  # decide 0 = auto once
     port = port or free_port(host)
     base_url = f"http://{host}:{port}/v1"
     own_log = log_path is None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from synthclf.assets import bundled_generators
 
 
 class Strict(BaseModel):
@@ -36,8 +39,19 @@ class LLMParams(Strict):
     max_retries: int = Field(6, ge=0, description="retries per call on 429, 5xx, timeouts, dropped connections")
     retry_base_s: float = Field(0.5, gt=0, description="first backoff ceiling; doubles per retry (full jitter)")
     retry_max_s: float = Field(30, gt=0, description="largest backoff ceiling")
-    server_threads: int = Field(2, gt=0, description="threads of the bundled llama.cpp server")
+    server_threads: int = Field(0, ge=0, description="threads of the bundled llama.cpp server; "
+                                                 "0 = the cores free now (server.auto_threads)")
     server_context: int = Field(2048, ge=256)
+
+    @field_validator("model")
+    @classmethod
+    def _bundled_when_no_base_url(cls, model: str, info: ValidationInfo) -> str:
+        """Without base_url the bundled llama.cpp server serves the model: it must be one it ships."""
+        if info.data.get("base_url") is None and model not in bundled_generators():
+            raise PydanticCustomError(
+                "bundled_generator", "with llm.base_url null the bundled generators are {allowed}; "
+                "set llm.base_url for any other model", {"allowed": ", ".join(bundled_generators())})
+        return model
 
 
 class GenerationParams(Strict):
