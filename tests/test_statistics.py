@@ -1,0 +1,271 @@
+"""Statistics core: interval coverage on simulated runs, exchange-rate recovery, metrics vs sklearn,
+the permutation correlation test and the chance-normalised share."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.metrics import accuracy_score, f1_score
+
+from synthclf.analysis.statistics import (Estimate, accuracy_batch, chance_macro_f1, combined_interval,
+                                          correlation_test, difference_interval, exchange_rate_interval,
+                                          macro_f1_batch, real_equivalent, recovered_share_interval,
+                                          score_interval, synthetic_needed)
+
+# --------------------------------------------------------------------------- simulated runs
+# A balanced binary test set; item i is answered correctly with probability q_i + delta + u_r, where
+# q_i ~ U(0.35, 0.75) is the item's ease (shared by every source, so sources are correlated on items),
+# delta the source's quality and u_r ~ U(-spread, spread) a replicate's generation/training effect.
+# Errors are symmetric between the two classes, so the population Macro-F1 equals the population
+# accuracy: E[q] + delta = 0.55 + delta. That is the truth an interval must cover.
+
+N_ITEMS, N_SIMULATIONS, N_RESAMPLES = 400, 200, 200
+MEAN_EASE = 0.55
+GOLD = np.arange(N_ITEMS) % 2
+
+
+def simulate_source(rng, ease, delta, replicates, spread):
+    effect = rng.uniform(-spread, spread, size=(replicates, 1))
+    correct = rng.random((replicates, N_ITEMS)) < ease + delta + effect
+    return np.where(correct, GOLD, 1 - GOLD)
+
+
+def coverage(estimates, truth):
+    return float(np.mean([estimate.low <= truth <= estimate.high for estimate in estimates]))
+
+
+def simulate_differences(spread, replicates_a, replicates_b, seed):
+    """Per simulation: the combined interval and an item-only interval of a - b (truth 0.08)."""
+    rng = np.random.default_rng(seed)
+    combined, item_only = [], []
+
+    def mean_difference(gold, preds_a, preds_b, axis=-1):
+        return macro_f1_batch(gold, preds_a, 2).mean(axis=0) - macro_f1_batch(gold, preds_b, 2).mean(axis=0)
+
+    for simulation in range(N_SIMULATIONS):
+        ease = rng.uniform(0.35, 0.75, N_ITEMS)
+        preds_a = simulate_source(rng, ease, 0.10, replicates_a, spread)
+        preds_b = simulate_source(rng, ease, 0.02, replicates_b, spread)
+        combined.append(difference_interval(GOLD, preds_a, preds_b, 2, n_resamples=N_RESAMPLES, seed=simulation))
+        # the same bootstrap without the replicate part: one "replicate" carries no replicate variance
+        item_only.append(combined_interval(mean_difference, (GOLD, preds_a, preds_b), [combined[-1].value],
+                                           n_resamples=N_RESAMPLES, seed=simulation))
+    return combined, item_only
+
+
+@pytest.mark.parametrize(("replicates_a", "replicates_b"), [(3, 3), (3, 2)])
+def test_difference_interval_covers_the_true_difference(replicates_a, replicates_b):
+    combined, _ = simulate_differences(0.05, replicates_a, replicates_b, seed=replicates_b)
+    measured = coverage(combined, 0.08)
+    print(f"difference coverage, spread 0.05, R {replicates_a}/{replicates_b}: {measured:.3f}")
+    assert 0.90 <= measured <= 0.99
+    assert all(estimate.n_items == N_ITEMS and estimate.n_replicates == replicates_b for estimate in combined)
+
+
+def test_score_interval_covers_the_true_score():
+    rng = np.random.default_rng(11)
+    estimates = []
+    for simulation in range(N_SIMULATIONS):
+        ease = rng.uniform(0.35, 0.75, N_ITEMS)
+        preds = simulate_source(rng, ease, 0.10, 3, 0.05)
+        estimates.append(score_interval(GOLD, preds, 2, n_resamples=N_RESAMPLES, seed=simulation))
+    measured = coverage(estimates, MEAN_EASE + 0.10)
+    print(f"score coverage, spread 0.05, R 3: {measured:.3f}")
+    assert 0.90 <= measured <= 0.99
+
+
+def test_item_only_interval_undercovers_when_generation_varies_a_lot():
+    combined, item_only = simulate_differences(0.15, 3, 3, seed=7)
+    with_replicates, without = coverage(combined, 0.08), coverage(item_only, 0.08)
+    print(f"difference coverage, spread 0.15, R 3/3: combined {with_replicates:.3f}, item-only {without:.3f}")
+    assert 0.90 <= with_replicates <= 0.99
+    assert without <= 0.80
+    assert with_replicates - without >= 0.15
+
+
+def test_difference_is_paired_on_items():
+    """Two sources that err on nearly the same items: their gap is far surer than either score."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 3, 500)
+    wrong = rng.random(500) < 0.3
+    preds_a = np.where(wrong, (gold + 1) % 3, gold)[None, :]
+    preds_b = preds_a.copy()
+    preds_b[0, np.flatnonzero(~wrong)[:10]] = (gold[np.flatnonzero(~wrong)[:10]] + 1) % 3   # b: 10 more errors
+    gap = difference_interval(gold, preds_a, preds_b, 3, n_resamples=400)
+    single = score_interval(gold, preds_a, 3, n_resamples=400)
+    assert gap.value > 0 and gap.significant()
+    assert gap.se < single.se / 3
+
+
+# --------------------------------------------------------------------------- exchange rate
+
+REAL_SIZES = [5, 10, 20, 40, 80, 160, 320, 640]
+
+
+def real_curve_value(n):
+    return 0.95 - 0.45 / np.sqrt(n)
+
+
+@pytest.mark.parametrize("ratio", [2.0, 3.0, 5.0, 8.0])
+def test_exchange_rate_recovered_from_curves_with_a_known_ratio(ratio):
+    real = [(n, real_curve_value(n)) for n in REAL_SIZES]
+    synthetic_sizes = [8, 16, 32, 64, 128, 256, 512, 1024]          # synthetic at n scores like real at n/ratio
+    synthetic = [(n, real_curve_value(n / ratio)) for n in synthetic_sizes]
+    worth, flag = real_equivalent(synthetic[-1][1], real)
+    assert flag == "=" and worth == pytest.approx(1024 / ratio, rel=0.05)
+    for m in (10, 20, 40):
+        needed, flag = synthetic_needed(real_curve_value(m), synthetic)
+        assert flag == "=" and needed == pytest.approx(ratio * m, rel=0.05)
+
+
+def test_exchange_rate_censoring_at_both_ends():
+    real = [(n, real_curve_value(n)) for n in REAL_SIZES]
+    assert real_equivalent(0.99, real) == (pytest.approx(640), ">=")
+    assert real_equivalent(0.10, real) == (pytest.approx(5), "<=")
+    synthetic = [(20, 0.6), (100, 0.7)]
+    assert synthetic_needed(0.8, synthetic) == (pytest.approx(100), ">")
+    assert synthetic_needed(0.5, synthetic) == (pytest.approx(20), "<=")
+    # order of the points does not matter; the inversion sits on the running maximum, so a noisy dip
+    # (0.65 after 0.7) cannot give a second, larger answer
+    noisy = [(40, 0.8), (5, 0.5), (20, 0.65), (10, 0.7)]
+    size, flag = real_equivalent(0.68, noisy)
+    assert flag == "=" and 5 < size < 10
+    assert real_equivalent(0.75, noisy)[0] == pytest.approx(math.exp((math.log(20) + math.log(40)) / 2))
+
+
+def predictions_with_macro_f1(rng, score, replicates, n_items):
+    """Balanced binary predictions with exactly round((1 - score) * n/2) errors per class: Macro-F1 = accuracy."""
+    gold = np.arange(n_items) % 2
+    per_class = n_items // 2
+    errors = round((1 - score) * per_class)
+    preds = np.tile(gold, (replicates, 1))
+    for row in preds:
+        for label in (0, 1):
+            wrong = rng.choice(np.flatnonzero(gold == label), errors, replace=False)
+            row[wrong] = 1 - label
+    return preds
+
+
+def test_exchange_rate_interval_on_predictions_with_a_known_ratio():
+    rng = np.random.default_rng(5)
+    n_items, ratio = 4000, 4
+    gold = np.arange(n_items) % 2
+    real = {n: predictions_with_macro_f1(rng, real_curve_value(n), 2, n_items) for n in REAL_SIZES}
+    synthetic = {n: predictions_with_macro_f1(rng, real_curve_value(n / ratio), 3, n_items) for n in (100, 400)}
+    estimate, flag = exchange_rate_interval(gold, real, synthetic, 2, n_resamples=200)
+    measured_curve = [(n, macro_f1_batch(gold, real[n], 2).mean()) for n in REAL_SIZES]
+    expected, _ = real_equivalent(macro_f1_batch(gold, synthetic[400], 2).mean(), measured_curve)
+    assert flag == "="
+    assert estimate.value == pytest.approx(expected, rel=1e-9)
+    assert estimate.value == pytest.approx(400 / ratio, rel=0.10)
+    assert estimate.low < estimate.value < estimate.high and estimate.low > 5
+    assert (estimate.n_items, estimate.n_replicates) == (n_items, 3)
+    # synthetic data better than the whole real curve: worth at least the largest real size
+    better = {400: predictions_with_macro_f1(rng, 0.99, 3, n_items)}
+    estimate, flag = exchange_rate_interval(gold, real, better, 2, n_resamples=50)
+    assert flag == ">=" and estimate.value == pytest.approx(640)
+
+
+# --------------------------------------------------------------------------- metrics
+
+def test_macro_f1_batch_equals_sklearn_including_absent_labels():
+    rng = np.random.default_rng(0)
+    n_labels = 5
+    gold = rng.integers(0, n_labels - 1, size=(40, 12))         # label 4 never gold; small n: others absent too
+    pred = rng.integers(0, n_labels, size=(40, 12))
+    pred[::7] = gold[::7]                                        # some perfect rows
+    pred[1::9] = 0                                               # some constant rows
+    ours = macro_f1_batch(gold, pred, n_labels)
+    expected = [f1_score(g, p, labels=range(n_labels), average="macro", zero_division=0) for g, p in zip(gold, pred)]
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(accuracy_batch(gold, pred), [accuracy_score(g, p) for g, p in zip(gold, pred)])
+    # broadcasting: one gold vector against (resamples, replicates, n) predictions
+    stacked = pred.reshape(4, 10, 12)
+    np.testing.assert_allclose(macro_f1_batch(gold[0], stacked, n_labels).ravel(),
+                               [f1_score(gold[0], p, labels=range(n_labels), average="macro", zero_division=0)
+                                for p in pred])
+
+
+def test_chance_macro_f1_is_the_best_constant_predictor():
+    rng = np.random.default_rng(1)
+    for n_labels in (2, 3, 6):
+        gold = rng.choice(n_labels - 1 if n_labels > 2 else n_labels, size=50,
+                          p=None)                                # the last label is absent when L > 2
+        best = max(f1_score(gold, np.full_like(gold, label), labels=range(n_labels), average="macro",
+                            zero_division=0) for label in range(n_labels))
+        assert chance_macro_f1(gold, n_labels) == pytest.approx(best, abs=1e-12)
+    assert chance_macro_f1(np.array([0, 1] * 50), 2) == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- correlation across tasks
+
+def test_correlation_exact_p_equals_the_count_over_all_720_pairings():
+    x = [0.10, 0.40, 0.35, 0.80, 0.60, 0.90]
+    y = [2.0, 1.0, 4.0, 3.0, 6.0, 5.0]
+    result = correlation_test(x, y)
+    observed = spearmanr(x, y).statistic
+    null = np.array([spearmanr(permuted, y).statistic for permuted in itertools.permutations(x)])
+    assert len(null) == 720
+    expected_p = np.mean(np.abs(null) >= abs(observed) - 1e-12)
+    assert result["rho"] == pytest.approx(observed)
+    assert result["p"] == pytest.approx(expected_p, abs=1e-12)
+    assert result["n"] == 6 and "720" in result["method"] and "exact" in result["method"]
+
+
+def test_correlation_edge_cases():
+    perfect = correlation_test([1, 2, 3, 4, 5, 6], [10, 20, 30, 40, 50, 60])
+    assert perfect["rho"] == pytest.approx(1.0) and perfect["p"] == pytest.approx(2 / 720)
+    assert correlation_test([1, 2, 3, 4], [5, 5, 5, 5])["rho"] is None
+    assert correlation_test([1, 2, 3, 4], [5, 5, 5, 5])["p"] is None
+    assert correlation_test([1, 2], [3, 4]) == {"rho": None, "p": None, "n": 2,
+                                                "method": correlation_test([1, 2], [3, 4])["method"]}
+    dropped = correlation_test([1, 2, 3, None, 5], [1, 2, 3, 4, float("nan")])
+    assert dropped["n"] == 3 and dropped["rho"] == pytest.approx(1.0)
+    sampled = correlation_test(list(range(10)), list(range(10)), n_resamples=999)
+    # random pairings: the observed pairing counts once (+1), two-sided doubles the tail
+    assert "999 random" in sampled["method"] and sampled["p"] == pytest.approx(2 / 1000)
+    with pytest.raises(ValueError, match="one x and one y per task"):
+        correlation_test([1, 2, 3], [1, 2])
+
+
+# --------------------------------------------------------------------------- recovered share, Estimate
+
+def test_recovered_share_is_undefined_when_real_data_is_at_chance():
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 2, 300)
+    majority = np.bincount(gold).argmax()
+    real = np.full((2, 300), majority)                           # the best constant predictor: exactly chance
+    synthetic = np.where(rng.random((3, 300)) < 0.7, gold, 1 - gold)
+    share = recovered_share_interval(gold, synthetic, real, 2, n_resamples=100)
+    assert math.isnan(share.value) and math.isnan(share.low) and math.isnan(share.high)
+    assert not share.significant()
+    assert share.as_dict()["value"] is None and share.as_dict()["n_items"] == 300
+
+
+def test_recovered_share_is_one_when_synthetic_equals_real():
+    rng = np.random.default_rng(4)
+    gold = rng.integers(0, 3, 300)
+    real = np.where(rng.random((3, 300)) < 0.8, gold, (gold + 1) % 3)
+    share = recovered_share_interval(gold, real.copy(), real, 3, n_resamples=200)
+    assert share.value == pytest.approx(1.0)
+    assert share.low == pytest.approx(1.0) and share.high == pytest.approx(1.0)
+    worse = np.where(rng.random((3, 300)) < 0.6, gold, (gold + 1) % 3)
+    partial = recovered_share_interval(gold, worse, real, 3, n_resamples=200)
+    assert 0 < partial.value < 1 and partial.low < partial.value < partial.high
+    assert partial.significant(1.0)
+
+
+def test_estimate_helpers():
+    estimate = Estimate(0.1234567, 0.05, 0.2, 0.04, 100, 3)
+    assert estimate.significant() and not estimate.significant(0.1)
+    assert estimate.as_dict(3) == {"value": 0.123, "low": 0.05, "high": 0.2, "se": 0.04, "n_items": 100,
+                                   "n_replicates": 3}
+    assert Estimate(0.1, -math.inf, math.inf, math.inf, 10, 1).as_dict()["low"] is None
+    with pytest.raises(ValueError, match="shape"):
+        score_interval(np.zeros(10, int), np.zeros((2, 9), int), 2)
+    with pytest.raises(ValueError, match="unknown metric"):
+        score_interval(np.zeros(10, int), np.zeros((2, 10), int), 2, metric="f2")
