@@ -1,0 +1,359 @@
+"""The bundled generators compared by what they are for: the classifiers their data train.
+
+For each model (llm.model) and each offline task of params.yaml, both settings (zero_shot,
+few_shot), at the same `--per-class`:
+
+- generation: `synthclf generate` (the real stage: bundled llama.cpp server, cleaning, filters),
+  its wall time (server start included), seconds per kept text, rejects by reason;
+- label fidelity: the share of kept texts that a TF-IDF + logistic regression classifier trained
+  on the task's real training split assigns to the intended label;
+- downstream Macro-F1 on the real test set of the project's classifier (training.train's
+  `train_transformer` + training.evaluate's `predict`: MiniLM, params.yaml train settings, one
+  seed), trained on the kept texts (the generator's output, before the validate stage), with a 95%
+  interval from `scipy.stats.bootstrap` over test items (percentile method).
+
+Per model, the mean Macro-F1 over tasks and settings gets an interval from a bootstrap that
+resamples every task's test items (independently per task, the same items for both settings), and
+the difference to the first model a paired interval (the same resampled items for both models).
+These intervals cover test-item sampling only: generation is one draw per cell (generation
+seed generate.seed, replicate 0), and one draw of a small generator varies by several points per
+task, so read per-task differences with care; the mean over 12 cells averages part of it out.
+
+Everything runs in a temporary copy of the project (params.yaml, a snapshot of src/, data fetched
+and prepared there with the `synthclf` CLI); the repository's data/ is never written. The
+response cache lives in --cache-dir so a rerun regenerates nothing. Threads are set explicitly:
+torch 1, llama.cpp server 1 (2 cores shared with other work; see README, Run time).
+
+Usage:
+  python benchmarks/generator_comparison.py --json reports/generator_comparison.json
+  python benchmarks/generator_comparison.py --tasks sms_spam --per-class 3 --json /tmp/check.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ["SmolLM2-135M-Instruct", "Qwen2.5-Coder-0.5B-Instruct", "Qwen2.5-Coder-1.5B-Instruct"]
+SETTINGS = ["zero_shot", "few_shot"]
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+              "GX_ANALYTICS_ENABLED": "false", "TQDM_DISABLE": "1"}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def log(message: str) -> None:
+    print(f"[{now()}] {message}", flush=True)
+
+
+# ---- the temporary project --------------------------------------------------------------------
+
+def make_project(root: Path, tasks: list[str], per_class: int, cache_dir: Path) -> dict:
+    """params.yaml (the repository's, narrowed to these tasks) and a snapshot of src/ in `root`."""
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["tasks"] = tasks
+    params["split"] = {task: params["split"][task] for task in tasks}
+    params["train"].update(seeds=[0], threads=1)
+    params["llm"].update(base_url=None, server_threads=1)
+    params["generate"].update(settings=SETTINGS, per_class=per_class, budget_usd=0)
+    os.environ.update(THREAD_ENV, SYNTHCLF_CACHE_DIR=str(cache_dir))
+    # The snapshot, not the live checkout, serves this process and every `synthclf` child: the
+    # comparison runs for an hour while others edit src/.
+    os.environ["PYTHONPATH"] = str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    sys.path.insert(0, str(root / "src"))
+    from synthclf.config import Params
+    from synthclf.generation.settings import GenerationParams
+
+    if "replicates" in GenerationParams.model_fields:
+        params["generate"]["replicates"] = 1  # one draw per cell (see the module docstring)
+    if "compare" in Params.model_fields:
+        params["compare"] = {**params.get("compare", {}), "sizes": [1]}  # learning curves are not used here
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return params
+
+
+def synthclf(root: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", "import sys; from synthclf.cli import app; sys.exit(app())", *args]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True)
+
+
+def set_model(root: Path, model: str) -> None:
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params["llm"]["model"] = model
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ---- measures ---------------------------------------------------------------------------------
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray, k: int) -> float:
+    """As sklearn's f1_score(average="macro", labels=all k, zero_division=0), in numpy (bootstrap speed)."""
+    matrix = np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)
+    tp = np.diag(matrix).astype(float)
+    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
+    return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
+
+
+def bootstrap_ci(samples: list[np.ndarray], statistic, resamples: int, seed: int) -> list[float]:
+    """95% percentile interval; several samples are resampled independently (one per task)."""
+    from scipy.stats import bootstrap
+
+    result = bootstrap(tuple(samples), statistic, n_resamples=resamples, vectorized=False, paired=False,
+                       method="percentile", confidence_level=0.95, rng=np.random.default_rng(seed))
+    return [round(float(result.confidence_interval.low), 4), round(float(result.confidence_interval.high), 4)]
+
+
+def fidelity_classifier(train: list[dict]):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                          LogisticRegression(max_iter=2000, C=10.0, random_state=0))
+    return model.fit([r["text"] for r in train], [r["label"] for r in train])
+
+
+def downstream(records: list[dict], label_names: list[str], test_texts: list[str], train_params, workdir: Path,
+               desc: str) -> tuple[list[int], float]:
+    """Train the project's classifier on `records` and predict the real test set (label ids)."""
+    from synthclf.training.evaluate import predict
+    from synthclf.training.train import train_transformer, training_examples
+
+    texts, labels = training_examples(records, label_names, desc)
+    checkpoint = workdir / "checkpoint"
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    started = time.monotonic()
+    train_transformer(texts, labels, label_names, train_params, seed=0, out=checkpoint, desc=desc)
+    predicted = predict(checkpoint, test_texts, train_params.max_length, train_params.threads)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    index = {label: i for i, label in enumerate(label_names)}
+    return [index[label] for label in predicted], time.monotonic() - started
+
+
+# ---- one cell: model x task x setting ---------------------------------------------------------
+
+def run_cell(root: Path, model: str, task: str, setting: str, real: dict, train_params, resamples: int) -> dict:
+    started = time.monotonic()
+    result = synthclf(root, "generate", "--task", task, "--setting", setting)
+    process_s = time.monotonic() - started
+    metrics_path = root / "metrics/generate" / task / f"{setting}.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    cell: dict[str, Any] = {
+        "status": "ok" if result.returncode == 0 else "generate_failed",
+        "gen_wall_s": metrics.get("wall_time_s", round(process_s, 2)), "gen_process_s": round(process_s, 2),
+        "kept": metrics.get("kept", 0), "attempts": metrics.get("attempts", 0),
+        "rejected": sum(metrics.get("rejected", {}).values()), "rejected_by_reason": metrics.get("rejected", {}),
+        "complete": metrics.get("complete", False), "calls": metrics.get("calls"),
+        "cache_hits": metrics.get("cache_hits"), "tokens": metrics.get("tokens"),
+    }
+    if result.returncode != 0:
+        cell["error"] = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        log(f"{model} {task}/{setting}: generate failed: {cell['error']}")
+        return cell
+    records = [r for r in read_jsonl(root / "data/synthetic" / task / f"{setting}.jsonl") if r.get("replicate", 0) == 0]
+    texts = [r["text"] for r in records]
+    cell["fidelity"] = round(float(np.mean(real["fidelity"].predict(texts) == np.array([r["label"] for r in records]))), 4)
+    pred, train_s = downstream(records, real["labels"], real["test_texts"], train_params, root / "work",
+                               f"{model} {task}/{setting}")
+    gold = real["gold"]
+    k = len(real["labels"])
+    pred_array = np.array(pred)
+    cell["macro_f1"] = round(macro_f1(gold, pred_array, k), 4)
+    cell["macro_f1_ci"] = bootstrap_ci([np.arange(len(gold))], lambda i: macro_f1(gold[i], pred_array[i], k),
+                                       resamples, seed=1)
+    cell["train_eval_s"] = round(train_s, 1)
+    cell["n_train"] = len(records)
+    cell["pred"] = pred
+    log(f"{model} {task}/{setting}: kept {cell['kept']}/{cell['attempts']} attempts, gen {cell['gen_wall_s']:.0f}s, "
+        f"fidelity {cell['fidelity']:.2f}, Macro-F1 {cell['macro_f1']:.3f} {cell['macro_f1_ci']}, "
+        f"train+eval {train_s:.0f}s")
+    return cell
+
+
+# ---- summary ----------------------------------------------------------------------------------
+
+def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, resamples: int) -> dict:
+    """Per model over the tasks every model finished: mean Macro-F1 with interval, difference to
+    the first model (paired), fidelity, rejects, generation time."""
+    cells = results["cells"]
+    done = [t for t in tasks if all(cells.get(m, {}).get(t, {}).get(s, {}).get("status") == "ok"
+                                    for m in models for s in SETTINGS)]
+    summary: dict[str, Any] = {"tasks_compared": done}
+    if not done:
+        return summary
+    samples = [np.arange(len(golds[t]["gold"])) for t in done]
+
+    def mean_f1(model: str, *indices: np.ndarray) -> float:
+        return statistics.fmean(
+            macro_f1(golds[t]["gold"][i], np.asarray(cells[model][t][s]["pred"])[i], len(golds[t]["labels"]))
+            for t, i in zip(done, indices) for s in SETTINGS)
+
+    baseline = models[0]
+    for model in models:
+        chosen = [cells[model][t][s] for t in done for s in SETTINGS]
+        kept = sum(c["kept"] for c in chosen)
+        wall = sum(c["gen_wall_s"] for c in chosen)
+        entry = {
+            "mean_macro_f1": round(mean_f1(model, *samples), 4),
+            "mean_macro_f1_ci": bootstrap_ci(samples, lambda *i, m=model: mean_f1(m, *i), resamples, seed=2),
+            "mean_fidelity": round(statistics.fmean(c["fidelity"] for c in chosen), 4),
+            "kept": kept, "attempts": sum(c["attempts"] for c in chosen),
+            "rejected": sum(c["rejected"] for c in chosen),
+            "gen_wall_s": round(wall, 1), "gen_s_per_kept_text": round(wall / kept, 3) if kept else None,
+        }
+        entry["reject_share"] = round(entry["rejected"] / entry["attempts"], 4) if entry["attempts"] else None
+        if model != baseline:
+            entry[f"delta_vs_{baseline}"] = round(entry["mean_macro_f1"] - mean_f1(baseline, *samples), 4)
+            entry[f"delta_vs_{baseline}_ci"] = bootstrap_ci(
+                samples, lambda *i, m=model: mean_f1(m, *i) - mean_f1(baseline, *i), resamples, seed=3)
+        summary[model] = entry
+    return summary
+
+
+def fmt_ci(value: float, ci: list[float]) -> str:
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
+    summary, cells = results["summary"], results["cells"]
+    done = summary.get("tasks_compared", [])
+    lines = [f"Generators at per_class {results['per_class']}, {len(done)} task(s) x {len(SETTINGS)} settings "
+             f"({', '.join(done) or 'none complete'}); MiniLM, seed 0; 95% bootstrap intervals over test items.", ""]
+    if done:
+        baseline = models[0]
+        lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | label fidelity | rejected / attempts "
+                  "| generation s | s per kept text |", "|---|---|---|---|---|---|---|"]
+        for model in models:
+            entry = summary[model]
+            delta = (fmt_ci(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
+                     if model != baseline else "")
+            lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | "
+                         f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
+                         f"{entry['gen_wall_s']:.0f} | {entry['gen_s_per_kept_text']:.2f} |")
+        lines.append("")
+    lines += ["Per task: Macro-F1 zero-shot / few-shot (label fidelity zero-shot / few-shot; generation s)", "",
+              "| task | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for task in tasks:
+        row = [task]
+        for model in models:
+            pair = [cells.get(model, {}).get(task, {}).get(s, {}) for s in SETTINGS]
+            if all(c.get("status") == "ok" for c in pair):
+                row.append(" / ".join(f"{c['macro_f1']:.3f}" for c in pair) + " ("
+                           + " / ".join(f"{c['fidelity']:.2f}" for c in pair)
+                           + f"; {sum(c['gen_wall_s'] for c in pair):.0f}s)")
+            else:
+                row.append(", ".join(c.get("status", "not run") for c in pair))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+def prepare_real(root: Path, task: str) -> dict:
+    for stage in ("fetch", "prepare"):
+        result = synthclf(root, stage, "--task", task)
+        if result.returncode != 0:
+            sys.exit(f"synthclf {stage} --task {task} failed: {result.stderr.strip()[-500:]}")
+    from synthclf.tasks import load_card
+
+    labels = load_card(task).label_names
+    train = read_jsonl(root / "data/prepared" / task / "train.jsonl")
+    test = read_jsonl(root / "data/prepared" / task / "test.jsonl")
+    index = {label: i for i, label in enumerate(labels)}
+    return {"labels": labels, "test_texts": [r["text"] for r in test],
+            "gold": np.array([index[r["label"]] for r in test]), "fidelity": fidelity_classifier(train)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated; the first is the baseline")
+    parser.add_argument("--tasks", default=None, help="comma-separated; default: params.yaml tasks")
+    parser.add_argument("--per-class", type=int, default=10)
+    parser.add_argument("--json", type=Path, required=True, help="where the results go (written after every cell)")
+    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache/synthclf/generator_comparison",
+                        help="response cache (a rerun regenerates nothing)")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--resume", action="store_true", help="keep finished cells of an existing --json")
+    args = parser.parse_args()
+    models = args.models.split(",")
+    repo_params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    tasks = args.tasks.split(",") if args.tasks else repo_params["tasks"]
+
+    log("command: " + " ".join([sys.executable, *sys.argv]))
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    results: dict[str, Any] = {"command": " ".join(sys.argv), "started": now(), "git_head": head,
+                               "per_class": args.per_class, "settings": SETTINGS, "tasks": tasks, "models": models,
+                               "threads": {"torch": 1, "llama_cpp_server": 1}, "cells": {}}
+    if args.resume and args.json.exists():
+        previous = json.loads(args.json.read_text())
+        if previous.get("per_class") == args.per_class:
+            results["cells"] = previous.get("cells", {})
+    with tempfile.TemporaryDirectory(prefix="synthclf-generators-") as tmp:
+        root = Path(tmp)
+        params = make_project(root, tasks, args.per_class, args.cache_dir)
+        import torch
+
+        torch.set_num_threads(1)
+        from synthclf.assets import install_generator
+        from synthclf.config import load_params
+
+        for model in models:
+            started = time.monotonic()
+            log(f"{model}: {install_generator(model)} ready in {time.monotonic() - started:.0f}s")
+        train_params = load_params(root / "params.yaml").train
+        log(f"project in {root}; train {train_params.model_dump()}; llm.server_threads 1; "
+            f"replicates {params['generate'].get('replicates', 1)}")
+        golds = {}
+        for task in tasks:  # task-major: an interrupted run still compares every model on the tasks done
+            golds[task] = real = prepare_real(root, task)
+            log(f"{task}: {len(real['test_texts'])} test items, labels {real['labels']}")
+            for model in models:
+                set_model(root, model)
+                for setting in SETTINGS:
+                    if results["cells"].get(model, {}).get(task, {}).get(setting, {}).get("status") == "ok":
+                        continue
+                    cell = run_cell(root, model, task, setting, real, train_params, args.resamples)
+                    results["cells"].setdefault(model, {}).setdefault(task, {})[setting] = cell
+                    write_json(args.json, results)
+            results["gold"] = {t: g["gold"].tolist() for t, g in golds.items()}
+            results["summary"] = summarise(results, models, tasks, golds, args.resamples)
+            results["finished"] = now()
+            write_json(args.json, results)
+    table = markdown(results, models, tasks)
+    results["markdown"] = table
+    write_json(args.json, results)
+    log("done")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
