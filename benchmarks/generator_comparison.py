@@ -276,6 +276,19 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def table_from_json(path: Path, resamples: int) -> str:
+    """The summary and table of a results file, recomputed from its predictions (a run may be
+    unfinished: only tasks every model finished enter the means)."""
+    from synthclf.tasks import load_card
+
+    results = json.loads(path.read_text(encoding="utf-8"))
+    golds = {task: {"gold": np.array(gold), "labels": load_card(task).label_names}
+             for task, gold in results.get("gold", {}).items()}
+    tasks = [t for t in results["tasks"] if t in golds]
+    results["summary"] = summarise(results, results["models"], tasks, golds, resamples)
+    return markdown(results, results["models"], results["tasks"])
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 def prepare_real(root: Path, task: str) -> dict:
@@ -303,7 +316,12 @@ def main() -> None:
                         help="response cache (a rerun regenerates nothing)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     parser.add_argument("--resume", action="store_true", help="keep finished cells of an existing --json")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table of an existing --json (also a partial one) and stop")
     args = parser.parse_args()
+    if args.table_only:
+        print(table_from_json(args.json, args.resamples))
+        return
     models = args.models.split(",")
     repo_params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     tasks = args.tasks.split(",") if args.tasks else repo_params["tasks"]
