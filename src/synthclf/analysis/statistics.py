@@ -218,12 +218,13 @@ def replicate_part(per_replicate: Sequence[float]) -> tuple[float, int]:
 def interval_from_parts(value: float, item_se: float, parts: Sequence[tuple[float, int]], *,
                         n_items: int, n_replicates: int, confidence: float = 0.95) -> Estimate:
     """value +- t * se, se^2 = item_se^2 + sum of replicate parts, t with Welch-Satterthwaite df."""
-    parts = [(variance, df) for variance, df in parts if df > 0 and variance > 0]
+    parts = [(variance, df) for variance, df in parts if df > 0 and variance != 0]     # NaN stays: it must show
     total = item_se ** 2 + sum(variance for variance, _ in parts)
-    se = math.sqrt(total)
-    if not (math.isfinite(value) and math.isfinite(se)):
-        low, high = (math.nan, math.nan) if not math.isfinite(value) else (-math.inf, math.inf)
-        return Estimate(value, low, high, se if math.isfinite(value) else math.nan, n_items, n_replicates)
+    se = math.sqrt(total) if total >= 0 else math.nan
+    if not math.isfinite(value) or math.isnan(se):
+        return Estimate(value, math.nan, math.nan, math.nan, n_items, n_replicates)
+    if math.isinf(se):
+        return Estimate(float(value), -math.inf, math.inf, se, n_items, n_replicates)
     denominator = sum(variance ** 2 / df for variance, df in parts)
     df = total ** 2 / denominator if denominator > 0 else math.inf
     quantile = stats.t.ppf(0.5 + confidence / 2, df) if math.isfinite(df) else stats.norm.ppf(0.5 + confidence / 2)
