@@ -222,6 +222,9 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             "kept": kept, "attempts": sum(c["attempts"] for c in chosen),
             "rejected": sum(c["rejected"] for c in chosen),
             "gen_wall_s": round(wall, 1), "gen_s_per_kept_text": round(wall / kept, 3) if kept else None,
+            # load-independent cost: what the server had to read and write (cache hits excluded)
+            "prompt_tokens": sum((c.get("tokens") or {}).get("prompt", 0) for c in chosen),
+            "completion_tokens": sum((c.get("tokens") or {}).get("completion", 0) for c in chosen),
         }
         entry["reject_share"] = round(entry["rejected"] / entry["attempts"], 4) if entry["attempts"] else None
         if model != baseline:
@@ -244,14 +247,15 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
     if done:
         baseline = models[0]
         lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | label fidelity | rejected / attempts "
-                  "| generation s | s per kept text |", "|---|---|---|---|---|---|---|"]
+                  "| generation s | s per kept text | tokens read + written |", "|---|---|---|---|---|---|---|---|"]
         for model in models:
             entry = summary[model]
             delta = (fmt_ci(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
                      if model != baseline else "")
             lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | "
                          f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
-                         f"{entry['gen_wall_s']:.0f} | {entry['gen_s_per_kept_text']:.2f} |")
+                         f"{entry['gen_wall_s']:.0f} | {entry['gen_s_per_kept_text']:.2f} | "
+                         f"{entry['prompt_tokens']:,} + {entry['completion_tokens']:,} |")
         lines.append("")
     lines += ["Per task: Macro-F1 zero-shot / few-shot (label fidelity zero-shot / few-shot; generation s)", "",
               "| task | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
