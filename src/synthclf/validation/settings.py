@@ -6,6 +6,10 @@ Policy:
   with their reasons); dataset-level expectations (schema, every label present, label shares,
   enough clean rows, diversity) are still gates.
 In both policies the validated file holds only rows that no row-level expectation flagged.
+
+Long texts (`long_texts`): real documents longer than `max_chars` are real data, so by default
+(`truncate`) they are kept, counted in the metrics, and the classifier reads their first
+`train.max_length` tokens, as evaluation does; `quarantine` holds them back instead.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class ValidationParams(BaseModel):
     policy: Literal["fail", "quarantine"] = "quarantine"
     min_chars: int = Field(5, ge=1)
     max_chars: int = Field(1000, ge=1)
+    long_texts: Literal["truncate", "quarantine"] = Field(
+        "truncate", description="real texts over max_chars: truncate = kept (training and evaluation read the "
+                                "first train.max_length tokens), quarantine = held back; synthetic texts over "
+                                "max_chars are always quarantined")
     min_label_share: float = Field(0.05, ge=0, le=1)
     max_label_share: float = Field(0.95, ge=0, le=1)
     max_duplicate_rate: float = Field(0.05, ge=0, le=1, description="later copies of a text, share of rows")

@@ -77,6 +77,18 @@ def _dataset(name: str, expectation: Any) -> Check:
     return Check(name, "dataset", expectation)
 
 
+def text_length_check(settings: ValidationParams, synthetic: bool) -> Check:
+    """Real texts over max_chars are kept under long_texts: truncate (training reads their start)."""
+    if not synthetic and settings.long_texts == "truncate":
+        return _row("text_length", gxe.ExpectColumnValueLengthsToBeBetween(
+            column="text", min_value=settings.min_chars,
+            description=f"text has at least {settings.min_chars} characters (longer than {settings.max_chars} "
+                        "is kept and truncated for training)"))
+    return _row("text_length", gxe.ExpectColumnValueLengthsToBeBetween(
+        column="text", min_value=settings.min_chars, max_value=settings.max_chars,
+        description=f"text has {settings.min_chars}-{settings.max_chars} characters"))
+
+
 def row_checks(settings: ValidationParams, labels: Sequence[str], task: str, source: str,
                synthetic: bool) -> list[Check]:
     """Schema plus every per-row check; duplicates and artifacts tolerate their configured rate."""
@@ -91,9 +103,7 @@ def row_checks(settings: ValidationParams, labels: Sequence[str], task: str, sou
             column="_text_type", value_set=["str"], description="text is a string")),
         _row("text_not_blank", gxe.ExpectColumnValuesToNotMatchRegex(
             column="text", regex=r"^\s*$", description="text is not empty or only whitespace")),
-        _row("text_length", gxe.ExpectColumnValueLengthsToBeBetween(
-            column="text", min_value=settings.min_chars, max_value=settings.max_chars,
-            description=f"text has {settings.min_chars}-{settings.max_chars} characters")),
+        text_length_check(settings, synthetic),
         _row("label_not_null", gxe.ExpectColumnValuesToNotBeNull(column="label", description="Every record has a label")),
         _row("label_in_set", gxe.ExpectColumnValuesToBeInSet(
             column="label", value_set=list(labels), description=f"label is one of the task's labels {list(labels)}")),

@@ -8,7 +8,8 @@ writes:
   contamination, the nearest test item's id, cosine and n-gram share); always written, maybe empty;
 - `paths.validation_docs_dir`: Great Expectations Data Docs for this run (always written);
 - `paths.metrics_file("validate", task, source)`: the summary (always written) — `success`,
-  per-expectation results, row counts by reason and the `diversity` block;
+  per-expectation results, row counts by reason, the `diversity` block and the `long_texts` block
+  (texts over validate.max_chars: kept and truncated for training, or quarantined; see settings.py);
 - `paths.validated_file`: the clean rows — written **only when validation succeeds**.
 
 Policy (params `validate.policy`): under `fail` any failed expectation fails the stage; under
@@ -180,6 +181,16 @@ def build_summary(outcomes: Sequence[Outcome], rows_in: int, split: RowSplit, di
     }
 
 
+def long_text_block(records: Sequence[dict], settings: ValidationParams, synthetic: bool) -> dict[str, Any]:
+    """How many texts are longer than validate.max_chars and what happened to them."""
+    lengths = [len(text) for text in texts_of(records)]
+    over = sum(length > settings.max_chars for length in lengths)
+    action = "quarantined" if synthetic or settings.long_texts == "quarantine" else "kept, truncated for training"
+    return {"max_chars": settings.max_chars, "policy": "quarantine" if synthetic else settings.long_texts,
+            "over_max_chars": over, "share": round(over / len(lengths), 6) if lengths else 0.0,
+            "longest_chars": max(lengths, default=0), "action": action}
+
+
 def _shorten(text: Any, limit: int = 80) -> str:
     text = repr(text) if not isinstance(text, str) else text
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -248,6 +259,7 @@ def run(params: Params, task: str, source: str) -> None:
     split = results.split
     diversity = diversity_block(texts_of(split.clean), texts_of(inputs.real_train), results.reference, settings)
     summary = build_summary(results.outcomes, len(inputs.records), split, diversity, settings.policy)
+    summary["long_texts"] = long_text_block(inputs.records, settings, source != paths.REAL)
     write_jsonl(paths.quarantine_file(task, source), split.quarantined)
     write_json(paths.metrics_file("validate", task, source), summary)
     if not summary["success"]:
@@ -256,5 +268,12 @@ def run(params: Params, task: str, source: str) -> None:
     write_jsonl(paths.validated_file(task, source), split.clean)
     reasons = ", ".join(f"{reason} {count}" for reason, count in summary["counts"]["by_reason"].items() if count)
     print(f"validated {task}/{source}: {len(inputs.records)} rows, {len(split.clean)} clean, "
-          f"{len(split.quarantined)} quarantined{f' ({reasons})' if reasons else ''}; "
+          f"{len(split.quarantined)} quarantined{f' ({reasons})' if reasons else ''}"
+          f"{_long_text_note(summary['long_texts'])}; "
           f"report: {paths.validation_docs_dir(task, source) / 'index.html'}")
+
+
+def _long_text_note(block: dict[str, Any]) -> str:
+    if not block["over_max_chars"] or block["policy"] != "truncate":
+        return ""
+    return f", {block['over_max_chars']} longer than {block['max_chars']} characters kept (truncated for training)"
