@@ -1,8 +1,22 @@
-"""A small synthetic project (evaluate metrics, predictions, validate/generate metrics) in tmp_path.
+"""A small synthetic project in tmp_path: what `train`, `evaluate`, `validate` and `generate` write.
 
-Shared by test_analysis.py and test_report.py. Known values: real Macro-F1 0.90 everywhere, the
-zero-shot gap is 0.10 x subjectivity level (so it correlates perfectly with level), the few-shot
-gaps are FEW_SHOT_GAP.
+Shared by test_analysis.py and test_report.py. Every task gets a balanced real test set of N_TEST
+items (the card's labels in turn) and, for every training unit, predictions built so that the
+unit's Macro-F1 is known exactly: a unit with score s gets the first round((1 - s) * m) items of
+each label wrong (m items per label), each predicted as the next label. The confusion is then
+symmetric, so every label's precision = recall = s and Macro-F1 = accuracy = s. Errors of a lower
+score include those of a higher one (paired gaps are clean), and the first items of a label are
+the ones the raters agreed on least (tasks with votes), so accuracy rises with agreement.
+
+Known values (SCORES, overridable per (task, point) in build_project):
+- real (all data, two seeds): 0.90 everywhere.
+- a setting's headline, e.g. zero_shot@20: zero-shot 0.90 - 0.10 x level (its gap correlates
+  perfectly with level), few-shot 0.90 - FEW_SHOT_GAP; smaller sizes SYNTHETIC_STEPS below that.
+- the size-matched real curve real@5/10/20: MATCHED_REAL, the same for every task and setting.
+- the mix few_shot+real100: 0.90 - MIX_GAP.
+With these: trec's few-shot data equals real (verdict replace), sms_spam and rt_sentiment's mix
+equals real (augment with 100 real), the rest do not use. Evaluate metrics are computed by the
+real `evaluate` code from these predictions, so their schema is the stage's own.
 """
 
 from __future__ import annotations
@@ -13,34 +27,101 @@ from pathlib import Path
 import pytest
 
 from synthclf.config import Params
+from synthclf.tasks import load_card
 
 # task -> subjectivity level on its card
 LEVELS = {"trec": 1, "sms_spam": 2, "rt_sentiment": 2, "vader_tweets": 3, "vader_nyt": 4, "seinfeld_humor": 5}
-FEW_SHOT_GAP = {"trec": 0.05, "sms_spam": 0.02, "rt_sentiment": 0.08, "vader_tweets": 0.04,
-                "vader_nyt": 0.10, "seinfeld_humor": 0.12}
-SOURCES = ["real", "zero_shot", "few_shot"]
+FEW_SHOT_GAP = {"trec": 0.0, "sms_spam": 0.10, "rt_sentiment": 0.15, "vader_tweets": 0.10,
+                "vader_nyt": 0.15, "seinfeld_humor": 0.20}
+MIX = "few_shot+real100"
+MIX_GAP = {"trec": 0.0, "sms_spam": 0.0, "rt_sentiment": 0.0, "vader_tweets": 0.05, "vader_nyt": 0.05,
+           "seinfeld_humor": 0.10}
+SETTINGS = ["zero_shot", "few_shot"]
+SOURCES = ["real", *SETTINGS, MIX]
+SIZES = [5, 10]                        # compare.sizes; generate.per_class (20) is the largest point
+PER_CLASS = 20
+MATCHED_REAL = {5: 0.60, 10: 0.70, 20: 0.80}
+SYNTHETIC_STEPS = {5: -0.10, 10: -0.05, 20: 0.0}
+REAL_F1 = 0.90
+N_TEST = 120                           # divisible by 2, 3 and 6 labels; every score a multiple of 0.05 is exact
+TRAIN_SIZE = 600
+REPLICATES = 2
+VOTED_TASKS = ("vader_tweets", "vader_nyt")
+AGREEMENT_STEPS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+THRESHOLDS = {"replace_share": 0.9, "within_points": 1.0, "min_real_lift": 0.05}
 
-# vader_tweets test predictions: (label, agreement, pred seed 0, pred seed 1); one item without votes
-PREDICTIONS = [("pos", 1.0, "pos", "pos"), ("neg", 1.0, "neg", "pos"), ("pos", 0.8, "neg", "neg"),
-               ("neg", 0.6, "neg", "neg"), ("pos", 0.5, "neg", "pos"), ("neg", None, "pos", "pos")]
 
-
-def make_params(**analyze) -> Params:
+def make_params(*, sources: list[str] | None = None, **analyze) -> Params:
     return Params.model_validate({
         "tasks": list(LEVELS),
-        "split": {task: {"train_size": 100, "test_size": 50, "pool_size": 10} for task in LEVELS},
-        "sources": SOURCES,
+        "split": {task: {"train_size": TRAIN_SIZE, "test_size": N_TEST, "pool_size": 10} for task in LEVELS},
+        "sources": sources or SOURCES,
+        "mixes": [{"setting": "few_shot", "real": 100}],
         "train": {"seeds": [0, 1]},
-        "analyze": {"gammas": [0.5, 0.8, 0.9, 1.0], **analyze},
+        "generate": {"per_class": PER_CLASS, "replicates": REPLICATES},
+        "compare": {"sizes": SIZES, "bootstrap_resamples": 200, "verdict": THRESHOLDS},
+        "analyze": {"gammas": list(AGREEMENT_STEPS), **analyze},
     })
 
 
+def scores(task: str) -> dict[str, float]:
+    """Macro-F1 of every curve point of the task: point name -> score."""
+    level = LEVELS[task]
+    headline = {"zero_shot": REAL_F1 - 0.10 * level, "few_shot": REAL_F1 - FEW_SHOT_GAP[task]}
+    points = {"real": REAL_F1, MIX: REAL_F1 - MIX_GAP[task]}
+    for setting in SETTINGS:
+        for size in [*SIZES, PER_CLASS]:
+            points[f"{setting}@{size}"] = headline[setting] + SYNTHETIC_STEPS[size]
+            points[f"real@{size}"] = MATCHED_REAL[size]
+    return {point: round(value, 6) for point, value in points.items()}
+
+
 def expected_f1(task: str, source: str) -> float:
-    if source == "real":
-        return 0.90
-    if source == "zero_shot":
-        return round(0.90 - 0.10 * LEVELS[task], 6)
-    return round(0.90 - FEW_SHOT_GAP[task], 6)
+    """A source's headline Macro-F1: all real data, a setting at per_class, a mix."""
+    point = source if source == "real" or "+" in source else f"{source}@{PER_CLASS}"
+    return scores(task)[point]
+
+
+def units_of(source: str) -> dict[str, str]:
+    """Unit name -> curve point, as training/units.py names them."""
+    if source == "real" or "+" in source:
+        return {f"{source}/r{r}": source for r in range(REPLICATES)}
+    return {f"{name}@{size}/r{r}": f"{name}@{size}"
+            for r in range(REPLICATES) for size in [*SIZES, PER_CLASS] for name in (source, "real")}
+
+
+def held_out_items(task: str) -> list[dict]:
+    """The balanced test set: labels in turn; per label, agreement rises with the item's position."""
+    labels = load_card(task).label_names
+    per_label = N_TEST // len(labels)
+    items = []
+    for i in range(N_TEST):
+        position = i // len(labels)
+        item = {"id": f"{task}-{i}", "label": labels[i % len(labels)], "position": position}
+        if task in VOTED_TASKS:
+            item.update(agreement=AGREEMENT_STEPS[position * len(AGREEMENT_STEPS) // per_label], n_annotators=10)
+        items.append(item)
+    return items
+
+
+def predicted(item: dict, labels: list[str], score: float) -> str:
+    errors = round((1 - score) * (N_TEST // len(labels)))
+    if item["position"] >= errors:
+        return item["label"]
+    return labels[(labels.index(item["label"]) + 1) % len(labels)]
+
+
+def prediction_records(task: str, source: str, overrides: dict | None = None) -> list[dict]:
+    """data/predictions/<task>/<source>.jsonl as `train` writes it."""
+    labels = load_card(task).label_names
+    point_scores = scores(task) | {point: value for (t, point), value in (overrides or {}).items() if t == task}
+    rows = []
+    for item in held_out_items(task):
+        row = {"id": item["id"], "label": item["label"],
+               "pred": {unit: predicted(item, labels, point_scores[point]) for unit, point in units_of(source).items()}}
+        row.update({key: item[key] for key in ("agreement", "n_annotators") if key in item})
+        rows.append(row)
+    return rows
 
 
 def write(path: str | Path, payload) -> None:
@@ -52,46 +133,50 @@ def write(path: str | Path, payload) -> None:
         path.write_text(json.dumps(payload), encoding="utf-8")
 
 
-def evaluate_metrics(task: str, source: str) -> dict:
-    f1 = expected_f1(task, source)
-    return {"macro_f1": f1, "macro_f1_std": 0.01, "accuracy": round(f1 + 0.02, 6), "accuracy_std": 0.02,
-            "n_test": 50, "seeds": [0, 1],
-            "per_seed": {"0": {"macro_f1": f1 - 0.01, "accuracy": f1 + 0.01},
-                         "1": {"macro_f1": f1 + 0.01, "accuracy": f1 + 0.03}},
-            "per_class": {}}
+def write_source(root: Path, params: Params, task: str, source: str, overrides: dict | None = None) -> None:
+    """Predictions, train metrics and (by the real evaluate code) evaluate metrics of one source."""
+    from synthclf.training.evaluate import headline_point, score_source
+
+    rows = prediction_records(task, source, overrides)
+    write(root / f"data/predictions/{task}/{source}.jsonl", rows)
+    n_train = TRAIN_SIZE if source == "real" else PER_CLASS * len(load_card(task).label_names)
+    write(root / f"metrics/train/{task}/{source}.json",
+          {"backend": "tfidf_logreg", "encoder": "bundled:all-MiniLM-L6-v2",
+           "units": {unit: {"n_train": n_train, "seed": 0} for unit in rows[0]["pred"]}})
+    write(root / f"metrics/evaluate/{task}/{source}.json",
+          score_source(rows, load_card(task).label_names, headline_point(params, source), params.compare.confidence,
+                       params.compare.bootstrap_resamples, params.seed))
 
 
-def prediction_records(shift: int = 0) -> list[dict]:
-    records = []
-    for index, (label, agreement, seed0, seed1) in enumerate(PREDICTIONS):
-        record = {"id": f"vt-{index}", "label": label, "pred": {"0": seed0, "1": seed1 if not shift else label}}
-        if agreement is not None:
-            record.update(agreement=agreement, n_annotators=10)
-        records.append(record)
-    return records
+def build_project(root: Path, with_optional: bool = True, overrides: dict | None = None) -> None:
+    """Every task x source; optionally diversity (validate) and generation metrics for trec.
 
-
-def build_project(root: Path, with_optional: bool = True) -> None:
-    """Evaluate metrics for every task x source; predictions with votes for vader_tweets; optionally
-    diversity (validate) and generation metrics for a couple of tasks."""
+    overrides: {(task, point): score} replaces known scores, e.g. {("seinfeld_humor", "real"): 0.35}.
+    """
+    params = make_params()
     for task in LEVELS:
         for source in SOURCES:
-            write(root / f"metrics/evaluate/{task}/{source}.json", evaluate_metrics(task, source))
-            records = prediction_records(shift=source == "real") if task == "vader_tweets" else \
-                [{"id": f"{task}-0", "label": "x", "pred": {"0": "x", "1": "x"}}]
-            write(root / f"data/predictions/{task}/{source}.jsonl", records)
+            write_source(root, params, task, source, overrides)
     if with_optional:
         write(root / "metrics/validate/trec/zero_shot.json",
               {"diversity": {"remote_clique": 0.61, "chamfer": 0.33, "similarity_to_real": 0.52,
                              "distinct_1": 0.4, "distinct_2": 0.7}})
         write(root / "metrics/validate/trec/few_shot.json", {"diversity": {"remote_clique": 0.72}})
-        write(root / "metrics/generate/trec/zero_shot.json",
-              {"model": "SmolLM2-135M-Instruct", "calls": 120, "cache_hits": 20, "tokens_in": 5000,
-               "tokens_out": 2400, "cost_usd": 0.0, "wall_s": 42.5, "kept": 90})
-        # the generate stage's own layout: nested token counts, wall_time_s
-        write(root / "metrics/generate/trec/few_shot.json",
-              {"model": "SmolLM2-135M-Instruct", "calls": 80, "cache_hits": 0, "kept": 88, "cost_usd": 0.25,
-               "tokens": {"prompt": 7000, "completion": 1600, "cached_prompt": 0}, "wall_time_s": 30.0})
+        for setting, payload in GENERATION.items():
+            write(root / f"metrics/generate/trec/{setting}.json", payload)
+
+
+# metrics/generate/trec/<setting>.json in the generate stage's layout (generation/generate.py)
+GENERATION = {
+    "zero_shot": {"model": "SmolLM2-135M-Instruct", "per_class": PER_CLASS, "replicates": 2,
+                  "kept_per_replicate": [120, 118], "kept": 238, "calls": 300, "cache_hits": 20, "cost_usd": 0.0,
+                  "tokens": {"prompt": 5000, "completion": 2400, "cached_prompt": 0, "cached_completion": 0},
+                  "wall_time_s": 42.5},
+    "few_shot": {"model": "SmolLM2-135M-Instruct", "per_class": PER_CLASS, "replicates": 2,
+                 "kept_per_replicate": [120, 120], "kept": 240, "calls": 260, "cache_hits": 0, "cost_usd": 0.25,
+                 "tokens": {"prompt": 7000, "completion": 1600, "cached_prompt": 0, "cached_completion": 0},
+                 "wall_time_s": 30.0},
+}
 
 
 @pytest.fixture
@@ -103,6 +188,18 @@ def project(tmp_path, monkeypatch):
 
 
 def test_fixture_levels_match_the_task_cards():
-    from synthclf.tasks import load_card
-
     assert {task: load_card(task).subjectivity.level for task in LEVELS} == LEVELS
+
+
+def test_fixture_scores_are_what_evaluate_measures(project):
+    """The construction's promise (Macro-F1 = accuracy = the known score) holds for every point."""
+    from synthclf.records import read_json
+
+    for task in LEVELS:
+        for source in SOURCES:
+            metrics = read_json(f"metrics/evaluate/{task}/{source}.json")
+            assert metrics["macro_f1"] == pytest.approx(expected_f1(task, source), abs=1e-6), (task, source)
+            assert metrics["accuracy"] == pytest.approx(expected_f1(task, source), abs=1e-6), (task, source)
+            for point, block in metrics["points"].items():
+                assert block["macro_f1"] == pytest.approx(scores(task)[point], abs=1e-6), (task, point)
+                assert block["replicates"] == REPLICATES

@@ -1,10 +1,16 @@
 """Stage `report`: reports/report.md and reports/report.html, figures in reports/figures/.
 
-The report is built once as a list of sections (paragraphs, tables, figures) and rendered twice,
-to Markdown and to a self-contained HTML page, so the two never disagree. It reads what `analyze`
-wrote (metrics/summary.json and plots/instance/*.json) plus the optional diversity metrics from
-`validate` and generation metrics from `generate`; an optional input that is absent shows as n/a.
-Nothing in it depends on the clock, so the same inputs give the same files.
+The report answers a team lead first: a verdict table per task (share of real performance that
+synthetic data recovers, its exchange rate against real data, the real examples a mix needs, the
+one-line verdict), then whether this run reproduces each of the study's three findings, then the
+evidence (scores with intervals, the fair comparison at equal size, learning curves, gap against
+subjectivity, diversity, instance level, Bradley-Terry, provenance).
+
+It is built once as a list of sections (paragraphs, tables, figures) and rendered twice, to
+Markdown and to a self-contained HTML page, so the two never disagree. It reads what `analyze`
+wrote (metrics/summary.json, plots/curves/*.json, plots/instance/*.json) plus the optional
+diversity metrics from `validate` and generation metrics from `generate`; an optional input that
+is absent shows as n/a. Nothing in it depends on the clock, so the same inputs give the same files.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 
 from synthclf import paths
 from synthclf.analysis import figures
-from synthclf.analysis.analyze import gap_key, gap_sources, instance_plot_file
+from synthclf.analysis.analyze import curves_plots_dir, gap_key, gap_sources, instance_plot_file
 from synthclf.analysis.judge import judge_metrics_file, judgments_file
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
@@ -27,7 +33,11 @@ from synthclf.tasks import load_card
 
 NA = "n/a"
 DIVERSITY_KEYS = ("remote_clique", "chamfer", "similarity_to_real", "distinct_1", "distinct_2")
-GENERATION_KEYS = ("kept", "calls", "cache_hits", "tokens_in", "tokens_out", "cost_usd", "wall_s")
+# the generate stage's metrics (generation/generate.py): flat keys, and two nested token counts
+GENERATION_COLUMNS = (("Calls", ("calls",)), ("Cache hits", ("cache_hits",)), ("Tokens in", ("tokens", "prompt")),
+                      ("Tokens out", ("tokens", "completion")), ("Cost $", ("cost_usd",)),
+                      ("Wall s", ("wall_time_s",)))
+CENSORED = {"=": "≈", "<=": "≤", ">=": "≥", ">": ">"}
 
 
 # --- the document model ---------------------------------------------------------------------------
@@ -64,16 +74,47 @@ def figures_dir() -> Path:
 
 # --- formatting -----------------------------------------------------------------------------------
 
-def percent(value: float | None) -> str:
-    return NA if value is None else f"{100 * value:.1f}"
+def percent(value: float | None, places: int = 1) -> str:
+    return NA if value is None else f"{100 * value:.{places}f}"
 
 
-def mean_std(scores: dict | None, metric: str) -> str:
-    """'91.2 ± 1.0' in percent, as the study's tables; n/a when the source was not evaluated."""
-    if not scores or scores.get(metric) is None:
+def with_interval(value: float | None, low: float | None, high: float | None, places: int = 1) -> str:
+    """'90.0 [84.9, 95.1]' in percent; the bracket is left out when the interval is undefined."""
+    if value is None:
         return NA
-    std = scores.get(f"{metric}_std")
-    return percent(scores[metric]) if std is None else f"{percent(scores[metric])} ± {percent(std)}"
+    if low is None or high is None:
+        return percent(value, places)
+    return f"{percent(value, places)} [{percent(low, places)}, {percent(high, places)}]"
+
+
+def score_cell(scores: dict | None, metric: str = "macro_f1") -> str:
+    """A source's score with its interval (evaluate's keys <metric>, <metric>_low, <metric>_high)."""
+    if not scores:
+        return NA
+    return with_interval(scores.get(metric), scores.get(f"{metric}_low"), scores.get(f"{metric}_high"))
+
+
+def estimate_cell(block: dict | None, places: int = 1, mark_significant: bool = False) -> str:
+    """An analyze estimate {value, low, high, significant}; '*' when its interval excludes 0."""
+    if not block:
+        return NA
+    text = with_interval(block.get("value"), block.get("low"), block.get("high"), places)
+    return f"{text} *" if mark_significant and block.get("significant") else text
+
+
+def bracket(block: dict | None) -> str:
+    """Only the interval of an estimate, in percent: '[9.4, 13.9]'."""
+    if not block or block.get("low") is None or block.get("high") is None:
+        return NA
+    return f"[{percent(block['low'])}, {percent(block['high'])}]"
+
+
+def count(value: float | None) -> str:
+    """Examples per label: whole numbers from 10 on, one decimal below (5, 7.1, 12)."""
+    if value is None:
+        return NA
+    text = f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return text.removesuffix(".0")
 
 
 def number(value, places: int = 3) -> str:
@@ -88,6 +129,10 @@ def number(value, places: int = 3) -> str:
     return str(value)
 
 
+def p_value(value: float | None) -> str:
+    return NA if value is None else f"{value:.3f}"
+
+
 def source_title(source: str) -> str:
     names = {"real": "Real", "zero_shot": "Zero-shot", "few_shot": "Few-shot"}
     mix = parse_mix(source)
@@ -96,6 +141,10 @@ def source_title(source: str) -> str:
 
 def task_title(task: str) -> str:
     return f"{load_card(task).title} ({task})"
+
+
+def confidence_label(summary: dict) -> str:
+    return f"{100 * summary.get('confidence', 0.95):g}%"
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -110,8 +159,8 @@ def load_summary() -> dict:
     return summary
 
 
-def read_optional(path: Path) -> dict | None:
-    """A metrics file another stage may not have written (yet); unreadable counts as absent."""
+def read_optional(path: Path) -> dict | list | None:
+    """A file another stage may not have written (yet); unreadable counts as absent."""
     try:
         return read_json(path) if path.exists() else None
     except ValueError:
@@ -119,18 +168,10 @@ def read_optional(path: Path) -> dict | None:
         return None
 
 
-# where the generate stage may keep a figure under another name ("tokens": {"prompt": ..} etc.)
-GENERATION_ALIASES = {"tokens_in": ("tokens", "prompt"), "tokens_out": ("tokens", "completion"),
-                      "wall_s": ("wall_time_s",)}
-
-
-def generation_value(metrics: dict, key: str):
-    """A generation figure by its flat name, or by its nested/alternative name; None when absent."""
-    if key in metrics:
-        return metrics[key]
+def nested(metrics: dict, keys: Sequence[str]):
     value = metrics
-    for part in GENERATION_ALIASES.get(key, (key,)):
-        value = value.get(part) if isinstance(value, dict) else None
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
     return value
 
 
@@ -138,58 +179,259 @@ def tasks_by_subjectivity(summary: dict) -> list[str]:
     return sorted(summary["tasks"], key=lambda task: (summary["tasks"][task]["level"], task))
 
 
-# --- sections -------------------------------------------------------------------------------------
+def settings_of(params: Params) -> list[str]:
+    return [source for source in params.sources if source in params.generate.settings]
 
-def overview_section(summary: dict, params: Params) -> Section:
-    correlations = summary.get("correlation", {})
-    lines = [f"{summary['n_tasks']} task(s), training sources: {', '.join(source_title(s) for s in params.sources)}. "
-             "Every classifier is scored on the same real test set; gaps are real minus synthetic, "
-             "in Macro-F1 points. Subjectivity level 1 = most objective, 5 = most subjective."]
-    for source in gap_sources(params.sources):
-        block = correlations.get(gap_key(source), {})
-        if block.get("spearman") is not None:
-            lines.append(f"Gap {source_title(source)} vs subjectivity: Spearman ρ = {block['spearman']:.2f} "
-                         f"(p = {block['spearman_p']:.3f}), Kendall τ = {block['kendall']:.2f} over {block['n']} tasks.")
+
+def mixes_of(params: Params) -> list[tuple[str, int]]:
+    return [(source, mix[1]) for source in params.sources if (mix := parse_mix(source))]
+
+
+# --- the verdict ----------------------------------------------------------------------------------
+
+def best_setting(block: dict, settings: Sequence[str]) -> str | None:
+    """The setting the verdict speaks of (when it names one), else the one with the largest share."""
+    named = block.get("verdict", {}).get("setting")
+    if named in settings:
+        return named
+    shares = {s: block[f"share_{s}"]["value"] for s in settings
+              if (block.get(f"share_{s}") or {}).get("value") is not None}
+    return max(shares, key=lambda s: (shares[s], s)) if shares else None
+
+
+def exchange_text(block: dict | None) -> str:
+    """'20 synthetic ≈ 7.1 real per label [4, 12]'; ≤ / ≥ when beyond the tested real sizes."""
+    if not block or block.get("value") is None:
+        return NA
+    sign = CENSORED.get(block.get("censored", "="), "≈")
+    interval = f" [{count(block['low'])}, {count(block['high'])}]" if block.get("low") is not None else ""
+    return f"{block['synthetic_size']} synthetic {sign} {count(block['value'])} real per label{interval}"
+
+
+def synthetic_needed_text(block: dict | None) -> str:
+    """Synthetic examples per label that match real data at the curve's smallest size."""
+    if not block or block.get("synthetic_needed") is None:
+        return NA
+    sign = CENSORED.get(block.get("synthetic_needed_censored", "="), "")
+    value = count(block["synthetic_needed"])
+    return value if sign == "≈" else f"{sign} {value}"
+
+
+def real_needed_text(block: dict, mixes: Sequence[tuple[str, int]], within_points: float) -> str:
+    """Real examples the smallest tested mix needs to come within the verdict's points of real data."""
+    verdict = block.get("verdict", {})
+    if verdict.get("decision") == "replace":
+        return "0 (synthetic alone)"
+    if verdict.get("decision") == "augment" and isinstance(verdict.get("real_needed"), int):
+        return f"{verdict['real_needed']} ({source_title(verdict['setting'])})" \
+            if isinstance(verdict.get("setting"), str) else str(verdict["real_needed"])
+    tested = [(real, source) for source, real in mixes if (block.get(gap_key(source)) or {}).get("value") is not None]
+    if not tested:
+        return "no mix tested"
+    within = sorted((real, source) for real, source in tested if 100 * block[gap_key(source)]["value"] <= within_points)
+    if within:
+        return f"{within[0][0]} ({source_title(within[0][1])})"
+    return f"> {max(real for real, _ in tested)} tested"
+
+
+def verdict_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+    thresholds = params.compare.verdict
+    settings, mixes, level = settings_of(params), mixes_of(params), confidence_label(summary)
+    rows = []
+    for task in tasks:
+        block = summary["tasks"][task]
+        best = best_setting(block, settings)
+        rows.append([task_title(task), str(block["level"]), score_cell(block.get(paths.REAL)),
+                     source_title(best) if best else NA,
+                     estimate_cell(block.get(f"share_{best}"), places=0) if best else NA,
+                     exchange_text(block.get(f"exchange_{best}")) if best else NA,
+                     real_needed_text(block, mixes, thresholds.within_points),
+                     block.get("verdict", {}).get("text", NA)])
+    section = Section("Verdict: can synthetic data replace real data?", [
+        f"Per task, ordered by subjectivity (level 1 = most objective). Macro-F1 on the real test set, %, "
+        f"with {level} intervals in brackets.",
+        Table(["Task", "Level", "Real Macro-F1", "Best setting", "Share of real recovered, %", "Exchange rate",
+               f"Real examples a mix needs (within {thresholds.within_points:g} pt)", "Verdict"], rows),
+        f"Thresholds (params `compare.verdict`): **replace** when the best setting's recovered share has its "
+        f"lower {level} bound at or above {100 * thresholds.replace_share:g}%; **augment with N real** when the "
+        f"smallest tested mix (synthetic + N real) comes within {thresholds.within_points:g} Macro-F1 point(s) of "
+        f"all real data; **undecided** when real data beats chance by less than "
+        f"{100 * thresholds.min_real_lift:g} Macro-F1 points; otherwise **do not use**.",
+        "Share of real recovered = (synthetic − chance) / (real − chance), chance being the Macro-F1 of the best "
+        f"constant predictor on the test set, for the setting at its largest size ({params.generate.per_class} "
+        "per label). Exchange rate: the real examples per label whose Macro-F1 synthetic data at that size "
+        "reaches, read off the size-matched real learning curve; ≤ / ≥ mark a value beyond the real sizes tested.",
+    ])
     if summary.get("missing"):
-        lines.append(f"Not evaluated (left out): {summary['missing']}.")
-    return Section("Overview", lines)
-
-
-def scores_section(summary: dict, params: Params, tasks: list[str]) -> Section:
-    headers = ["Task", "Level", *(source_title(s) for s in params.sources)]
-    section = Section("Performance on the real test set (mean ± std over seeds, %)")
-    for metric, name in (("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
-        rows = [[task_title(t), str(summary["tasks"][t]["level"]),
-                 *(mean_std(summary["tasks"][t].get(s), metric) for s in params.sources)] for t in tasks]
-        section.blocks += [f"**{name}**", Table(headers, rows)]
-    section.blocks.append(Figure("figures/scores_by_task.png", "Macro-F1 per task, tasks ordered by subjectivity"))
+        section.blocks.append(f"Not evaluated (left out): {summary['missing']}.")
     return section
 
 
-def gap_section(summary: dict, params: Params, tasks: list[str]) -> Section:
-    sources = gap_sources(params.sources)
-    section = Section("Gap to real data against subjectivity")
+# --- the study's findings -------------------------------------------------------------------------
+
+def order_row(finding: dict) -> list[str]:
+    statement = "Real > few-shot > zero-shot"
+    if not finding:
+        return [statement, "not testable", "needs real, zero_shot and few_shot among the sources", NA, NA]
+    parts = [("real − few-shot", finding.get("real_minus_few_shot")),
+             ("few-shot − zero-shot", finding.get("few_shot_minus_zero_shot"))]
+    statistic = "; ".join(f"{name} {percent((block or {}).get('value'))} points" for name, block in parts)
+    interval = "; ".join(f"{name} {bracket(block)}" for name, block in parts)
+    n_tasks = max(((block or {}).get("n_tasks") or 0 for _, block in parts), default=0)
+    return [statement, finding.get("status", NA), f"{statistic} (mean Macro-F1 difference over tasks)", interval,
+            f"{n_tasks} tasks"]
+
+
+def subjectivity_row(finding: dict) -> list[str]:
+    statement = "The gap grows with subjectivity"
+    if not finding:
+        return [statement, "not testable", "no generation setting among the sources", NA, NA]
+    tested = re.search(r"\(([^)]*)\)", finding.get("statement", ""))
+    statistic = (f"Spearman ρ = {number(finding.get('spearman'), 2)}, permutation p = {p_value(finding.get('p'))}"
+                 + (f" ({tested.group(1)})" if tested else ""))
+    return [statement, finding.get("status", NA), statistic, "none (a permutation test)",
+            f"{finding.get('n', 0)} tasks"]
+
+
+def agreement_row(finding: dict) -> list[str]:
+    statement = "Accuracy rises with annotator agreement, more steeply for synthetic-trained models"
+    if not finding or finding.get("status") == "not testable":
+        return [statement, "not testable", (finding or {}).get("why", "no agreement analysis"), NA, NA]
+    steeper = finding.get("steeper_than_real") or {}
+    gains = "; ".join(f"{source_title(s)} {percent((b or {}).get('value'))}" for s, b in sorted(steeper.items()))
+    statistic = (f"accuracy rises for {finding.get('sources_rising', 0)} of {finding.get('sources', 0)} sources; "
+                 f"steeper than real (accuracy gain, synthetic − real, points): {gains or NA}")
+    interval = "; ".join(f"{source_title(s)} {bracket(b)}" for s, b in sorted(steeper.items())) or NA
+    n_tasks = max(((b or {}).get("n_tasks") or 0 for b in steeper.values()), default=0)
+    return [statement, finding.get("status", NA), statistic, interval, f"{n_tasks} tasks with votes"]
+
+
+def findings_section(summary: dict) -> Section:
+    found = summary.get("findings", {})
+    rows = [order_row(found.get("order") or {}), subjectivity_row(found.get("subjectivity") or {}),
+            agreement_row(found.get("agreement") or {})]
+    return Section("Does this run reproduce the study?", [
+        "The three findings of Li et al. (EMNLP 2023), tested on this run. Differences are in Macro-F1 points "
+        f"with {confidence_label(summary)} intervals; a finding is reproduced when its interval excludes zero "
+        "(or its permutation p is below the matching level) in the study's direction. "
+        "\"Not reproduced\" is an answer, not an error.",
+        Table(["Finding", "Status", "Statistic", f"{confidence_label(summary)} interval", "n"], rows)])
+
+
+# --- the evidence ---------------------------------------------------------------------------------
+
+def scores_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+    level = confidence_label(summary)
+    section = Section(f"Performance on the real test set (%, {level} intervals)", [
+        "Each source at its headline point: all real data, a generation setting at its largest size, a mix. "
+        "Intervals combine a bootstrap over test items with the spread between generation replicates and "
+        "training seeds. Chance: the Macro-F1 of the best constant predictor."])
+    for metric, name in (("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
+        chance = ["Chance"] if metric == "macro_f1" else []
+        headers = ["Task", "Level", "Test items", *chance, *(source_title(s) for s in params.sources)]
+        rows = [[task_title(t), str(summary["tasks"][t]["level"]), number(summary["tasks"][t].get("n_test")),
+                 *([percent(summary["tasks"][t].get("chance_macro_f1"))] if chance else []),
+                 *(score_cell(summary["tasks"][t].get(s), metric) for s in params.sources)] for t in tasks]
+        section.blocks += [f"**{name}**", Table(headers, rows)]
+    section.blocks.append(Figure("figures/scores_by_task.png",
+                                 f"Macro-F1 per task with {level} intervals, tasks ordered by subjectivity"))
+    return section
+
+
+def fair_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+    per_class = params.generate.per_class
+    rows = [[task_title(t), str(summary["tasks"][t]["level"]), source_title(s),
+             estimate_cell(summary["tasks"][t].get(gap_key(s)), mark_significant=True),
+             estimate_cell(summary["tasks"][t].get(f"fair_gap_{s}"), mark_significant=True),
+             estimate_cell(summary["tasks"][t].get(f"share_{s}"), places=0)]
+            for t in tasks for s in settings_of(params)]
+    section = Section("Fair comparison at equal size", [
+        f"Gap to all real data: all real training data minus the synthetic setting at {per_class} per label. "
+        f"Fair gap: real data of the same size and label balance ({per_class} per label, drawn from the real "
+        "training split) minus the synthetic setting, so it measures where the data came from, not how much of "
+        f"it there is. Macro-F1 points with {confidence_label(summary)} intervals; * marks an interval that "
+        "excludes zero.",
+        Table(["Task", "Level", "Setting", "Gap to all real", f"Fair gap at {per_class}/label",
+               "Share of real recovered, %"], rows)])
+    mixes = mixes_of(params)
+    if mixes:
+        section.blocks += ["**Mixes** (synthetic + N real examples, against all real data)",
+                           Table(["Task", "Level", "Mix", "Gap to all real"],
+                                 [[task_title(t), str(summary["tasks"][t]["level"]), source_title(m),
+                                   estimate_cell(summary["tasks"][t].get(gap_key(m)), mark_significant=True)]
+                                  for t in tasks for m, _ in mixes])]
+    return section
+
+
+def curves_section(summary: dict, params: Params, tasks: list[str], curves: dict[str, list[dict]]) -> Section:
+    rows = []
+    for task in tasks:
+        for setting in settings_of(params):
+            block = summary["tasks"][task].get(f"exchange_{setting}")
+            if not block:
+                continue
+            rows.append([task_title(task), source_title(setting), exchange_text(block),
+                         number(block.get("synthetic_per_real"), 1),
+                         f"{synthetic_needed_text(block)} to match {block.get('real_reference', NA)} real"])
+    sizes = ", ".join(str(size) for size in params.curve_sizes())
+    section = Section("Learning curves and the exchange rate", [
+        f"Macro-F1 against training examples per label ({sizes}) for each synthetic setting and for real data "
+        f"of the same size and label balance, with {confidence_label(summary)} interval bands; all real data is "
+        "the single point on the right. Synthetic per real: synthetic examples that one real example is worth "
+        "(above 1: synthetic data is weaker).",
+        Table(["Task", "Setting", "Exchange rate", "Synthetic per real", "Synthetic per label needed"], rows)])
+    for task in tasks:
+        if curves.get(task):
+            section.blocks.append(Figure(f"figures/curves_{task}.png",
+                                         f"Learning curves, {task}: synthetic settings vs size-matched real data"))
+    return section
+
+
+def correlation_rows(correlation: dict) -> list[list[str]]:
+    def name(key: str) -> str:
+        kind, _, source = key.partition("_")
+        return f"{'Gap' if kind == 'gap' else 'Unrecovered share'} {source_title(source)}"
+
+    return [[name(key), number(block.get("spearman"), 2), p_value(block.get("p")), str(block.get("n", 0)),
+             block.get("method", NA)] for key, block in sorted(correlation.items())]
+
+
+def subjectivity_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+    sources, settings = gap_sources(params.sources), settings_of(params)
+    section = Section("Gap and unrecovered share against subjectivity")
     if not sources:
         section.blocks.append("No gap: `real` is not among the training sources.")
         return section
-    section.blocks.append(Table(["Task", "Level", *(f"Gap {source_title(s)}" for s in sources)],
-                                [[task_title(t), str(summary["tasks"][t]["level"]),
-                                  *(percent(summary["tasks"][t].get(gap_key(s))) for s in sources)] for t in tasks]))
-    section.blocks += ["**Per subjectivity level** (means over tasks, Macro-F1 %)",
-                       Table(["Level", "Tasks", *(source_title(s) for s in params.sources),
-                              *(f"Gap {source_title(s)}" for s in sources)],
-                             [[level.removeprefix("level_"), str(block["n_tasks"]),
-                               *(percent(block.get(f"{s}_macro_f1")) for s in params.sources),
-                               *(percent(block.get(gap_key(s))) for s in sources)]
-                              for level, block in sorted(summary["by_level"].items())])]
-    correlations = summary.get("correlation", {})
-    section.blocks += ["**Correlation of the gap with subjectivity level**",
-                       Table(["Gap", "n", "Spearman ρ", "p", "Kendall τ", "p"],
-                             [[name, str(block["n"]), number(block["spearman"]), number(block["spearman_p"]),
-                               number(block["kendall"]), number(block["kendall_p"])]
-                              for name, block in sorted(correlations.items())]),
-                       Figure("figures/gap_vs_subjectivity.png", "Macro-F1 gap (real − synthetic) per task against its subjectivity level")]
+    section.blocks += [
+        "Gap: all real data minus the source (Macro-F1 points); unrecovered share: 1 − share of real data's lift "
+        "over chance recovered (%).",
+        Table(["Task", "Level", *(f"Gap {source_title(s)}" for s in sources),
+               *(f"Unrecovered {source_title(s)}" for s in settings)],
+              [[task_title(t), str(summary["tasks"][t]["level"]),
+                *(estimate_cell(summary["tasks"][t].get(gap_key(s))) for s in sources),
+                *(unrecovered_cell(summary["tasks"][t].get(f"share_{s}")) for s in settings)] for t in tasks]),
+        "**Per subjectivity level** (means over tasks, %)",
+        Table(["Level", "Tasks", *(source_title(s) for s in params.sources),
+               *(f"Gap {source_title(s)}" for s in sources), *(f"Unrecovered {source_title(s)}" for s in settings)],
+              [[name.removeprefix("level_"), str(block["n_tasks"]),
+                *(percent(block.get(f"{s}_macro_f1")) for s in params.sources),
+                *(percent(block.get(gap_key(s))) for s in sources),
+                *(percent(None if block.get(f"share_{s}") is None else 1 - block[f"share_{s}"]) for s in settings)]
+               for name, block in sorted(summary["by_level"].items(), key=lambda item: int(item[0].split("_")[1]))]),
+        "**Correlation with subjectivity level** (task as the unit; permutation test)",
+        Table(["Statistic", "Spearman ρ", "Permutation p", "n (tasks)", "Method"],
+              correlation_rows(summary.get("correlation", {}))),
+        Figure("figures/gap_vs_subjectivity.png",
+               "Gap to real data and unrecovered share per task against its subjectivity level, with intervals"),
+    ]
     return section
+
+
+def unrecovered_cell(share: dict | None) -> str:
+    if not share or share.get("value") is None:
+        return NA
+    low, high = share.get("low"), share.get("high")
+    return with_interval(1 - share["value"], None if high is None else 1 - high, None if low is None else 1 - low, 0)
 
 
 def diversity_section(params: Params, tasks: list[str]) -> Section:
@@ -206,13 +448,24 @@ def diversity_section(params: Params, tasks: list[str]) -> Section:
         Table(["Task", "Data", "Remote-Clique", "Chamfer", "Similarity to real", "Distinct-1", "Distinct-2"], rows)])
 
 
-def instance_section(curves: dict[str, list[dict]], params: Params) -> Section:
+def instance_section(summary: dict, curves: dict[str, list[dict]]) -> Section:
     section = Section("Instance-level subjectivity")
     if not curves:
         section.blocks.append("No task in this run has per-item annotator votes, so there are no agreement curves.")
         return section
-    section.blocks.append("Scores on the test items whose annotator agreement is at least γ (mean over seeds); "
+    section.blocks.append("Scores on the test items whose annotator agreement is at least γ (mean over replicates); "
                           "n is the number of items kept.")
+    steeper = (summary.get("findings", {}).get("agreement") or {}).get("steeper_than_real") or {}
+    per_task = (summary.get("findings", {}).get("agreement") or {}).get("per_task") or {}
+    if steeper:
+        rows = [[source_title(setting), "all tasks (mean)", NA, estimate_cell(block)]
+                for setting, block in sorted(steeper.items()) if block]
+        rows += [[source_title(setting), task, " → ".join(f"{g:g}" for g in block.get("gammas", [])),
+                  estimate_cell(block, mark_significant=True)]
+                 for setting, tasks in sorted(per_task.items()) for task, block in sorted(tasks.items())]
+        section.blocks += [f"**Steeper than real?** Accuracy gain from the lowest to the highest usable γ, synthetic "
+                           f"minus real, points with {confidence_label(summary)} intervals (* excludes zero)",
+                           Table(["Setting", "Task", "γ", "Gain difference"], rows)]
     for task, rows in curves.items():
         gammas = sorted({row["gamma"] for row in rows})
         sources = list(dict.fromkeys(row["source"] for row in rows))
@@ -221,7 +474,8 @@ def instance_section(curves: dict[str, list[dict]], params: Params) -> Section:
                        *(percent(lookup.get((s, gamma), {}).get("accuracy")) for s in sources)] for gamma in gammas]
         section.blocks += [f"**{task_title(task)}** (accuracy %)",
                            Table(["γ", "n", *(source_title(s) for s in sources)], table_rows),
-                           Figure(f"figures/instance_{task}.png", f"Accuracy and Macro-F1 against agreement threshold γ, {task}")]
+                           Figure(f"figures/instance_{task}.png",
+                                  f"Accuracy and Macro-F1 against agreement threshold γ, {task}")]
     return section
 
 
@@ -231,59 +485,77 @@ def bradley_terry_section(summary: dict) -> Section | None:
         return None
     agreement = bt.get("agreement_with_cards", {})
     rows = [[task, number(block["score"]), str(block["level"]), number(block["card_level"]), str(block["wins"])]
-            for task, block in sorted(bt["tasks"].items(), key=lambda item: -item[1]["score"])]
+            for task, block in sorted(bt["tasks"].items(), key=lambda item: (-item[1]["score"], item[0]))]
     blocks: list = [
-        f"{bt['n_comparisons']} comparisons by {bt['n_judges']} judge(s) from `{bt['file']}`; level 1 = most objective. "
+        f"{bt['n_comparisons']} comparisons by {bt['n_judges']} judge(s) from `{bt['file']}`; "
+        "level 1 = most objective. "
         f"Agreement with the task cards' levels: Spearman ρ = {number(agreement.get('spearman'), 2)} "
-        f"over {agreement.get('n', 0)} tasks."]
+        f"(permutation p = {p_value(agreement.get('p'))}) over {agreement.get('n', 0)} tasks."]
     panel = read_optional(judge_metrics_file()) if Path(bt["file"]) == judgments_file() else None
     if panel:
         blocks.append(f"LLM panel: {panel.get('questions')} questions, {panel.get('unparsed')} without a usable "
-                      f"answer; share of answers picking the first-listed task: {number(panel.get('share_first_position'), 2)} "
+                      "answer; share of answers picking the first-listed task: "
+                      f"{number(panel.get('share_first_position'), 2)} "
                       "(0.5 = no position bias; asking both orders cancels it).")
     blocks.append(Table(["Task", "BT score", "BT level", "Card level", "Wins"], rows))
+    if bt.get("correlation"):
+        blocks += ["**Against the Bradley-Terry levels**",
+                   Table(["Statistic", "Spearman ρ", "Permutation p", "n (tasks)", "Method"],
+                         correlation_rows(bt["correlation"]))]
     return Section("Task subjectivity from pairwise judgments (Bradley-Terry)", blocks)
 
 
 def provenance_section(params: Params, tasks: list[str]) -> Section:
-    generation_rows, models, totals = [], set(), dict.fromkeys(GENERATION_KEYS, 0.0)
+    generation_rows, models = [], set()
+    totals = {name: 0.0 for name, _ in GENERATION_COLUMNS}
     for task in tasks:
         for setting in params.generate.settings:
             metrics = read_optional(paths.metrics_file("generate", task, setting)) or {}
             if metrics.get("model"):
                 models.add(str(metrics["model"]))
-            values = {key: generation_value(metrics, key) for key in GENERATION_KEYS}
-            for key, value in values.items():
+            values = {name: nested(metrics, keys) for name, keys in GENERATION_COLUMNS}
+            for name, value in values.items():
                 if isinstance(value, int | float) and not isinstance(value, bool):
-                    totals[key] += value
+                    totals[name] += value
+            kept = metrics.get("kept_per_replicate")
             generation_rows.append([task, source_title(setting), str(metrics.get("model", NA)),
-                                    *(number(values[key], 4 if key == "cost_usd" else 1) for key in GENERATION_KEYS)])
+                                    number(metrics.get("replicates")),
+                                    ", ".join(str(k) for k in kept) if isinstance(kept, list) and kept else NA,
+                                    *(number(values[name], 4 if name == "Cost $" else 1)
+                                      for name, _ in GENERATION_COLUMNS)])
     server = params.llm.base_url or "bundled local llama.cpp server"
+    generator = ", ".join(sorted(models)) or f"{params.llm.model} (configured; no generation metrics found)"
     facts = [
-        f"Generator: {', '.join(sorted(models)) or params.llm.model + ' (configured; no generation metrics found)'} via {server}; "
+        f"Generator: {generator} via {server}; "
         f"temperature {params.llm.temperature}, top-p {params.llm.top_p}.",
-        f"Generation: {params.generate.per_class} examples per label, few-shot k = {params.generate.few_shot_k}, "
+        f"Generation: {params.generate.per_class} examples per label in each of {params.generate.replicates} "
+        f"replicate(s) (independent samples of the generator), few-shot k = {params.generate.few_shot_k}, "
         f"diversity prompt every {params.generate.diversity_every} generations.",
         f"Classifier: {params.train.backend} on `{params.train.encoder}`, {params.train.epochs} epochs, "
-        f"seeds {', '.join(map(str, params.train.seeds))}.",
-        f"Totals: {number(totals['calls'], 0)} LLM calls ({number(totals['cache_hits'], 0)} from cache), "
-        f"{number(totals['tokens_in'], 0)} tokens in, {number(totals['tokens_out'], 0)} tokens out, "
-        f"${totals['cost_usd']:.4f}.",
+        f"seeds {', '.join(map(str, params.train.seeds))}; learning-curve sizes per label "
+        f"{', '.join(map(str, params.curve_sizes()))}; intervals from {params.compare.bootstrap_resamples} "
+        "bootstrap resamples of the test items combined with the replicates.",
+        f"Totals: {number(totals['Calls'], 0)} LLM calls ({number(totals['Cache hits'], 0)} from cache), "
+        f"{number(totals['Tokens in'], 0)} tokens in, {number(totals['Tokens out'], 0)} tokens out, "
+        f"${totals['Cost $']:.4f}.",
     ]
     split_rows = [[task, str(params.split[task].train_size), str(params.split[task].test_size),
                    str(params.split[task].pool_size), "yes" if params.split[task].balance else "no"] for task in tasks]
     return Section("Provenance", [
         *facts,
         Table(["Task", "Train (real)", "Test (real)", "Few-shot pool", "Balanced"], split_rows),
-        Table(["Task", "Setting", "Model", "Kept", "Calls", "Cache hits", "Tokens in", "Tokens out", "Cost $", "Wall s"],
+        Table(["Task", "Setting", "Model", "Replicates", "Kept per replicate",
+               *(name for name, _ in GENERATION_COLUMNS)],
               generation_rows)])
 
 
-def build_sections(summary: dict, curves: dict[str, list[dict]], params: Params) -> list[Section]:
+def build_sections(summary: dict, curves: dict[str, list[dict]], learning: dict[str, list[dict]],
+                   params: Params) -> list[Section]:
     tasks = tasks_by_subjectivity(summary)
-    sections = [overview_section(summary, params), scores_section(summary, params, tasks),
-                gap_section(summary, params, tasks), diversity_section(params, tasks),
-                instance_section(curves, params), bradley_terry_section(summary),
+    sections = [verdict_section(summary, params, tasks), findings_section(summary),
+                scores_section(summary, params, tasks), fair_section(summary, params, tasks),
+                curves_section(summary, params, tasks, learning), subjectivity_section(summary, params, tasks),
+                diversity_section(params, tasks), instance_section(summary, curves), bradley_terry_section(summary),
                 provenance_section(params, tasks)]
     return [section for section in sections if section is not None]
 
@@ -313,7 +585,7 @@ def _md_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.2em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}
 img{max-width:100%}figcaption{color:#555;font-size:.9em}"""
@@ -350,20 +622,22 @@ def _inline_markup(text: str) -> str:
 
 # --- the stage ------------------------------------------------------------------------------------
 
-def load_curves(summary: dict) -> dict[str, list[dict]]:
-    curves = {}
+def load_plot_rows(summary: dict, file_of) -> dict[str, list[dict]]:
+    """Rows of one per-task plot file (analyze's plots/...) for every task that has one."""
+    rows = {}
     for task in tasks_by_subjectivity(summary):
-        data = read_optional(instance_plot_file(task))
+        data = read_optional(file_of(task))
         if data:
-            curves[task] = data
-    return curves
+            rows[task] = data
+    return rows
 
 
 def run(params: Params) -> list[Path]:
     summary = load_summary()
-    curves = load_curves(summary)
-    sections = build_sections(summary, curves, params)
-    written = figures.draw_all(summary, curves, params, figures_dir())
+    curves = load_plot_rows(summary, instance_plot_file)
+    learning = load_plot_rows(summary, lambda task: curves_plots_dir() / f"{task}.json")
+    sections = build_sections(summary, curves, learning, params)
+    written = figures.draw_all(summary, curves, learning, params, figures_dir())
     with atomic_write(report_md()) as handle:
         handle.write(render_markdown(sections))
     with atomic_write(report_html()) as handle:
