@@ -361,6 +361,10 @@ def test_report_shows_the_llm_panel_position_bias(project):
 def test_missing_summary_or_evaluations_is_a_clear_error(project):
     with pytest.raises(SynthclfError, match="run `synthclf analyze`"):
         report.run(make_params())
+    Path("metrics").mkdir(exist_ok=True)
+    Path("metrics/summary.json").write_text('{"tasks": {"trec": {"level": 1, "gap_zero_shot": 0.1}}}')
+    with pytest.raises(SynthclfError, match="older `synthclf analyze`.*rerun `synthclf analyze`"):
+        report.run(make_params())
     shutil.rmtree("metrics/evaluate")
     with pytest.raises(SynthclfError, match="no evaluation metrics"):
         render()

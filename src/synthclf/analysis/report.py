@@ -89,14 +89,14 @@ def with_interval(value: float | None, low: float | None, high: float | None, pl
 
 def score_cell(scores: dict | None, metric: str = "macro_f1") -> str:
     """A source's score with its interval (evaluate's keys <metric>, <metric>_low, <metric>_high)."""
-    if not scores:
+    if not isinstance(scores, dict):
         return NA
     return with_interval(scores.get(metric), scores.get(f"{metric}_low"), scores.get(f"{metric}_high"))
 
 
 def estimate_cell(block: dict | None, places: int = 1, mark_significant: bool = False) -> str:
     """An analyze estimate {value, low, high, significant}; '*' when its interval excludes 0."""
-    if not block:
+    if not isinstance(block, dict):
         return NA
     text = with_interval(block.get("value"), block.get("low"), block.get("high"), places)
     return f"{text} *" if mark_significant and block.get("significant") else text
@@ -104,7 +104,7 @@ def estimate_cell(block: dict | None, places: int = 1, mark_significant: bool = 
 
 def bracket(block: dict | None) -> str:
     """Only the interval of an estimate, in percent: '[9.4, 13.9]'."""
-    if not block or block.get("low") is None or block.get("high") is None:
+    if not isinstance(block, dict) or block.get("low") is None or block.get("high") is None:
         return NA
     return f"[{percent(block['low'])}, {percent(block['high'])}]"
 
@@ -156,6 +156,11 @@ def load_summary() -> dict:
     summary = read_json(path)
     if not summary.get("tasks"):
         raise SynthclfError(f"{path}: no evaluated tasks; run `dvc repro evaluate` and `synthclf analyze` first")
+    stale = [key for block in summary["tasks"].values() for key, value in block.items()
+             if key.startswith("gap_") and not isinstance(value, dict)]
+    if stale:
+        raise SynthclfError(f"{path}: written by an older `synthclf analyze` ({stale[0]} is a number, not an "
+                            "estimate with an interval); rerun `synthclf analyze` (dvc repro analyze)")
     return summary
 
 
@@ -201,7 +206,7 @@ def best_setting(block: dict, settings: Sequence[str]) -> str | None:
 
 def exchange_text(block: dict | None) -> str:
     """'20 synthetic ≈ 7.1 real per label [4, 12]'; ≤ / ≥ when beyond the tested real sizes."""
-    if not block or block.get("value") is None:
+    if not isinstance(block, dict) or block.get("value") is None:
         return NA
     sign = CENSORED.get(block.get("censored", "="), "≈")
     interval = f" [{count(block['low'])}, {count(block['high'])}]" if block.get("low") is not None else ""
@@ -210,7 +215,7 @@ def exchange_text(block: dict | None) -> str:
 
 def synthetic_needed_text(block: dict | None) -> str:
     """Synthetic examples per label that match real data at the curve's smallest size."""
-    if not block or block.get("synthetic_needed") is None:
+    if not isinstance(block, dict) or block.get("synthetic_needed") is None:
         return NA
     sign = CENSORED.get(block.get("synthetic_needed_censored", "="), "")
     value = count(block["synthetic_needed"])
