@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,10 @@ def downstream(records: list[dict], label_names: list[str], test_texts: list[str
 
 # ---- one cell: model x task x setting ---------------------------------------------------------
 
-def run_cell(root: Path, model: str, task: str, setting: str, real: dict, train_params, resamples: int) -> dict:
+def generate_cell(root: Path, model: str, task: str, setting: str) -> tuple[dict, list[dict] | None]:
+    """`synthclf generate` for one cell; its metrics and (replicate 0) records, read at once because
+    the next cell overwrites the same paths."""
+    set_model(root, model)
     started = time.monotonic()
     result = synthclf(root, "generate", "--task", task, "--setting", setting)
     process_s = time.monotonic() - started
@@ -171,12 +175,18 @@ def run_cell(root: Path, model: str, task: str, setting: str, real: dict, train_
     if result.returncode != 0:
         cell["error"] = (result.stderr.strip().splitlines() or ["no output"])[-1]
         log(f"{model} {task}/{setting}: generate failed: {cell['error']}")
-        return cell
+        return cell, None
     records = [r for r in read_jsonl(root / "data/synthetic" / task / f"{setting}.jsonl") if r.get("replicate", 0) == 0]
+    log(f"{model} {task}/{setting}: generated, kept {cell['kept']}/{cell['attempts']} attempts in {cell['gen_wall_s']:.0f}s")
+    return cell, records
+
+
+def score_cell(cell: dict, records: list[dict], what: str, real: dict, train_params, workdir: Path,
+               resamples: int) -> dict:
+    """Label fidelity and downstream Macro-F1 (with interval) of one cell's texts."""
     texts = [r["text"] for r in records]
     cell["fidelity"] = round(float(np.mean(real["fidelity"].predict(texts) == np.array([r["label"] for r in records]))), 4)
-    pred, train_s = downstream(records, real["labels"], real["test_texts"], train_params, root / "work",
-                               f"{model} {task}/{setting}")
+    pred, train_s = downstream(records, real["labels"], real["test_texts"], train_params, workdir, what)
     gold = real["gold"]
     k = len(real["labels"])
     pred_array = np.array(pred)
@@ -186,8 +196,7 @@ def run_cell(root: Path, model: str, task: str, setting: str, real: dict, train_
     cell["train_eval_s"] = round(train_s, 1)
     cell["n_train"] = len(records)
     cell["pred"] = pred
-    log(f"{model} {task}/{setting}: kept {cell['kept']}/{cell['attempts']} attempts, gen {cell['gen_wall_s']:.0f}s, "
-        f"fidelity {cell['fidelity']:.2f}, Macro-F1 {cell['macro_f1']:.3f} {cell['macro_f1_ci']}, "
+    log(f"{what}: fidelity {cell['fidelity']:.2f}, Macro-F1 {cell['macro_f1']:.3f} {cell['macro_f1_ci']}, "
         f"train+eval {train_s:.0f}s")
     return cell
 
@@ -355,21 +364,34 @@ def main() -> None:
         log(f"project in {root}; train {train_params.model_dump()}; llm.server_threads 1; "
             f"replicates {params['generate'].get('replicates', 1)}")
         golds = {}
-        for task in tasks:  # task-major: an interrupted run still compares every model on the tasks done
-            golds[task] = real = prepare_real(root, task)
-            log(f"{task}: {len(real['test_texts'])} test items, labels {real['labels']}")
-            for model in models:
-                set_model(root, model)
-                for setting in SETTINGS:
-                    if results["cells"].get(model, {}).get(task, {}).get(setting, {}).get("status") == "ok":
-                        continue
-                    cell = run_cell(root, model, task, setting, real, train_params, args.resamples)
-                    results["cells"].setdefault(model, {}).setdefault(task, {})[setting] = cell
-                    write_json(args.json, results)
-            results["gold"] = {t: g["gold"].tolist() for t, g in golds.items()}
-            results["summary"] = summarise(results, models, tasks, golds, args.resamples)
-            results["finished"] = now()
-            write_json(args.json, results)
+        for task in tasks:
+            golds[task] = prepare_real(root, task)
+            log(f"{task}: {len(golds[task]['test_texts'])} test items, labels {golds[task]['labels']}")
+        results["gold"] = {t: g["gold"].tolist() for t, g in golds.items()}
+        # Task-major, so an interrupted run still compares every model on the tasks done. The next
+        # cells generate (server: 1 thread) while this one trains (torch: 1 thread).
+        todo = [(t, m, s) for t in tasks for m in models for s in SETTINGS
+                if results["cells"].get(m, {}).get(t, {}).get(s, {}).get("status") != "ok"]
+        generator = ThreadPoolExecutor(max_workers=1)
+        try:
+            futures = [(t, m, s, generator.submit(generate_cell, root, m, t, s)) for t, m, s in todo]
+            for task, model, setting, future in futures:
+                cell, records = future.result()
+                if records is not None:
+                    try:
+                        score_cell(cell, records, f"{model} {task}/{setting}", golds[task], train_params,
+                                   root / "work", args.resamples)
+                    except Exception as exc:  # one failed cell must not cost the hour the others took
+                        cell.update(status="score_failed", error=f"{type(exc).__name__}: {exc}")
+                        log(f"{model} {task}/{setting}: scoring failed: {cell['error']}")
+                results["cells"].setdefault(model, {}).setdefault(task, {})[setting] = cell
+                if all(results["cells"].get(m, {}).get(task, {}).get(s) for m in models for s in SETTINGS):
+                    results["summary"] = summarise(results, models, tasks, golds, args.resamples)
+                write_json(args.json, results)
+        finally:
+            generator.shutdown(cancel_futures=True)
+        results["summary"] = summarise(results, models, tasks, golds, args.resamples)
+        results["finished"] = now()
     table = markdown(results, models, tasks)
     results["markdown"] = table
     write_json(args.json, results)
