@@ -5,6 +5,7 @@ Commands import their module lazily so `synthclf --help` and params errors answe
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from synthclf import interrupts
 from synthclf.config import DEFAULT_PARAMS, Params, load_params
 from synthclf.errors import SynthclfError
 
@@ -30,15 +32,18 @@ SourceOption = Annotated[str, typer.Option("--source", help="training source: re
 
 
 def guarded(action: Callable[[], T]) -> T:
-    """Run a command; a user error becomes one line on stderr and exit code 2."""
+    """Run a command; a user error becomes one line on stderr and exit code 2, SIGINT or SIGTERM
+    one `interrupted: ...` line and exit code 130 or 143 (see synthclf.interrupts)."""
     try:
-        return action()
+        with interrupts.handled():
+            return action()
     except SynthclfError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(signal.SIGINT)
+        typer.echo(stopped.line, err=True)
+        raise typer.Exit(stopped.exit_code) from None
 
 
 def _params_with_task(params_path: Path, task: str | None) -> Params:

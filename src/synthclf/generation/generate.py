@@ -35,6 +35,7 @@ from synthclf.generation.client import CallStats, LLMClient, sampling_params
 from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplicates
 from synthclf.generation.prompts import PromptBuilder, Style
 from synthclf.generation.settings import GenerationParams, LLMParams
+from synthclf.interrupts import Interrupted, run_async
 from synthclf.records import read_jsonl, write_json, write_jsonl
 from synthclf.tasks import TaskCard, load_card
 
@@ -95,17 +96,19 @@ class Endpoint:
     async def get(self) -> LLMClient:
         async with self.lock:
             if self.client is None:
-                # Started on this thread on purpose: the server child is tied to the thread that
-                # spawned it (PR_SET_PDEATHSIG), and nothing else can run before it is up anyway.
-                base_url = self.llm.base_url or self._start_local_server()
+                base_url = self.llm.base_url or await self._start_local_server()
                 self.client = LLMClient(self.llm, base_url, api_key(self.llm), llama_cpp=uses_llama_cpp(self.llm),
                                         stats=self.stats, rng_seed=self.seed)
             return self.client
 
-    def _start_local_server(self) -> str:
-        from synthclf.generation.server import local_server
+    async def _start_local_server(self) -> str:
+        from synthclf.generation.server import spawned_server
 
-        return self.stack.enter_context(local_server(self.llm))
+        # Spawned on this thread on purpose: the server child is tied to the thread that spawned it
+        # (PR_SET_PDEATHSIG). Its start-up is awaited, so an interrupt during a model load acts at once.
+        server = self.stack.enter_context(spawned_server(self.llm))
+        await server.until_ready()
+        return server.base_url
 
     async def close(self) -> None:
         if self.client is not None:
@@ -233,8 +236,10 @@ def run(params: Params, task: str, setting: str) -> None:
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(ResponseCache(resolve_cache_path(gen.cache_path)))
         try:
-            outcome, prompt_id = asyncio.run(_generate(params, task, setting, card, cache, stack, stats, accounting))
-        except BaseException:
+            outcome, prompt_id = run_async(_generate(params, task, setting, card, cache, stack, stats, accounting))
+        except BaseException as error:
+            if isinstance(error, Interrupted):  # every finished call was committed before it was counted
+                error.detail = f"{stats.calls + accounting.cache_hits} finished calls are cached; rerun to resume"
             # A refused key or an unreachable URL fails before any completion, retry or cache hit:
             # a user error, so nothing is written; any other failure is accounted.
             if stats.calls or stats.errors or accounting.cache_hits:

@@ -3,15 +3,22 @@ OpenAI-compatible server.
 
 `local_server(llm)` starts `python -m llama_cpp.server` on a free loopback port, waits until
 /v1/models answers, yields the base URL and stops the server on success, error and Ctrl-C.
-`serve_forever` is the `synthclf serve` command: the same server in the foreground.
+`spawned_server(llm)` is the same for asynchronous callers: it only starts the process, and
+`await server.until_ready()` waits without holding up the event loop (an interrupt during a model
+load is acted on at once). `serve_forever` is the `synthclf serve` command: the server in the foreground.
 
-The server child gets no API key from our environment and, on Linux, dies with its parent even
-when the parent is SIGKILLed (PR_SET_PDEATHSIG), so a killed run never leaves a model behind.
+The server child gets no API key from our environment. It runs in its own session, so a terminal's
+Ctrl-C (sent to the whole foreground process group) reaches only us: we stop it, and its death can
+never look like an endpoint fault. On Linux it dies with its parent even when the parent is
+SIGKILLed (PR_SET_PDEATHSIG, SIGKILL: it holds nothing worth a graceful stop), so a killed run never
+leaves a model behind. On an interrupt it is killed at once instead of finishing its current request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -20,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -83,12 +91,14 @@ def _child_env(llm: LLMParams) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child between fork and exec
     with contextlib.suppress(Exception):
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above: nobody would stop us
+        os._exit(1)
 
 
 def wait_until_ready(base_url: str, process: subprocess.Popen, log_path: Path,
@@ -97,16 +107,38 @@ def wait_until_ready(base_url: str, process: subprocess.Popen, log_path: Path,
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                tail = _log_tail(log_path)
-                raise SynthclfError(f"the bundled LLM server exited with code {process.returncode} while "
-                                    f"starting: {tail or 'no output'}; check llm.server_* in params.yaml")
+            _check_running(process, log_path)
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"{base_url}/models").status_code == 200:
                     return
             time.sleep(0.2)
-    raise SynthclfError(f"the bundled LLM server did not answer on {base_url} within {timeout_s:.0f}s; "
-                        f"last output: {_log_tail(log_path) or 'none'}")
+    raise _not_ready(base_url, log_path, timeout_s)
+
+
+async def wait_until_ready_async(base_url: str, process: subprocess.Popen, log_path: Path,
+                                 timeout_s: float = READY_TIMEOUT_S) -> None:
+    """`wait_until_ready` for an event loop: cancellable at every step."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            _check_running(process, log_path)
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{base_url}/models")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise _not_ready(base_url, log_path, timeout_s)
+
+
+def _check_running(process: subprocess.Popen, log_path: Path) -> None:
+    if process.poll() is not None:
+        tail = _log_tail(log_path)
+        raise SynthclfError(f"the bundled LLM server exited with code {process.returncode} while "
+                            f"starting: {tail or 'no output'}; check llm.server_* in params.yaml")
+
+
+def _not_ready(base_url: str, log_path: Path, timeout_s: float) -> SynthclfError:
+    return SynthclfError(f"the bundled LLM server did not answer on {base_url} within {timeout_s:.0f}s; "
+                         f"last output: {_log_tail(log_path) or 'none'}")
 
 
 def _log_tail(log_path: Path, lines: int = 3) -> str:
@@ -116,22 +148,37 @@ def _log_tail(log_path: Path, lines: int = 3) -> str:
     return ""
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it lingers."""
+def stop(process: subprocess.Popen, grace_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL if it lingers past grace_s (at once with grace_s 0)."""
     if process.poll() is not None:
         return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    if grace_s > 0:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    process.kill()
+    process.wait()
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    async def until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        await wait_until_ready_async(self.base_url, self.process, self.log_path, timeout_s)
 
 
 @contextlib.contextmanager
-def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
-                 log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start the bundled model's server; yields (base_url, process) and always stops it."""
+def spawned_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
+                   log_path: Path | None = None) -> Iterator[ServerProcess]:
+    """Start the bundled model's server process (not waiting for it to answer) and always stop it:
+    gracefully after success or an error, at once after an interrupt (nothing waits for its
+    current request then)."""
     llm = llm.model_copy(update={"server_threads": server_threads(llm)})  # decide 0 = auto once
     port = port or free_port(host)
     base_url = f"http://{host}:{port}/v1"
@@ -140,17 +187,31 @@ def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
         handle, name = tempfile.mkstemp(prefix="synthclf-llm-server-", suffix=".log")
         os.close(handle)
         log_path = Path(name)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(server_command(llm, host, port), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=_child_env(llm),
-                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    linux = sys.platform == "linux"
     try:
-        wait_until_ready(base_url, process, log_path)
-        yield base_url, process
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(server_command(llm, host, port), stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=_child_env(llm), start_new_session=True,
+                                       preexec_fn=functools.partial(_die_with_parent, os.getpid()) if linux else None)
+        try:
+            yield ServerProcess(base_url, process, log_path)
+        except KeyboardInterrupt:
+            stop(process, grace_s=0)
+            raise
+        finally:
+            stop(process)
     finally:
-        stop(process)
         if own_log:
             log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
+                 log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start the bundled model's server; yields (base_url, process) once it answers, and always stops it."""
+    with spawned_server(llm, host, port, log_path) as server:
+        wait_until_ready(server.base_url, server.process, server.log_path)
+        yield server.base_url, server.process
 
 
 @contextlib.contextmanager
