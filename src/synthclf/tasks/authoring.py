@@ -173,7 +173,8 @@ def _append_to_tasks(lines: list[str], name: str) -> list[str]:
         lines[at] = f"{flow.group(1)}{items + ', ' if items else ''}{name}{flow.group(3)}{flow.group(4)}\n"
         return lines
     end = _block_end(lines, at)
-    indent = re.match(r"^(\s*)-", lines[end - 1]).group(1) if end > at + 1 and lines[end - 1].lstrip().startswith("-") else "  "
+    items = [line for line in lines[at + 1:end] if line.lstrip().startswith("-")]
+    indent = re.match(r"^(\s*)-", items[0]).group(1) if items else "  "
     return [*lines[:end], f"{indent}- {name}\n", *lines[end:]]
 
 
@@ -182,7 +183,8 @@ def _append_to_split(lines: list[str], entry: str) -> list[str]:
     if at is None:
         return lines
     end = _block_end(lines, at)
-    indent = re.match(r"^(\s*)", lines[end - 1]).group(1) if end > at + 1 else "  "
+    children = [line for line in lines[at + 1:end] if line.strip() and not line.lstrip().startswith("#")]
+    indent = re.match(r"^(\s*)", children[0]).group(1) if children else "  "  # the entries' level, not a nested one
     return [*lines[:end], f"{indent}{entry}\n", *lines[end:]]
 
 
