@@ -51,7 +51,11 @@ def test_repository_params_are_valid():
         (lambda p: p["tasks"].append("no_such_task"), "tasks: got 'no_such_task'; allowed:"),
         (lambda p: p["validate"].update(policy="ignore"), "validate.policy: got 'ignore'"),
         (lambda p: p["sources"].append("few_shot+real7"), "sources: 'few_shot+real7' is not one of"),
-        (lambda p: p["llm"].update(temperature=9), "llm.temperature: got 9"),
+        (lambda p: p["llm"].update(temperature=9), "llm.temperature: got 9; must be at most 2"),
+        (lambda p: p["train"].update(seeds="0"), "train.seeds: got '0'; expected a list"),
+        (lambda p: p["train"].update(batch_size=2.5), "train.batch_size: got 2.5; expected a whole number"),
+        (lambda p: p["validate"].update(long_texts="cut"), "validate.long_texts: got 'cut'; allowed: 'truncate' or"),
+        (lambda p: p["validate"].update(min_chars=50, max_chars=10), "below validate.min_chars (50)"),
     ],
 )
 def test_bad_value_names_key_given_and_allowed(tmp_path, mutate, expected):
@@ -61,6 +65,7 @@ def test_bad_value_names_key_given_and_allowed(tmp_path, mutate, expected):
     message = str(error.value)
     assert expected in message
     assert "\n" not in message
+    assert "Input should" not in message and "pydantic" not in message  # plain words, not the library's
 
 
 def test_cli_exits_2_with_one_line_and_writes_nothing(tmp_path):
@@ -84,3 +89,12 @@ def test_missing_params_file_is_a_clear_error(tmp_path):
     result = run_cli(["prepare", "--task", "sms_spam"], tmp_path)
     assert result.returncode == 2
     assert "params.yaml: not found" in result.stderr
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("tasks: [trec\nsplit: {\n", encoding="utf-8")
+    with pytest.raises(SynthclfError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert "\n" not in message and "line 2, column" in message and "not valid YAML" in message

@@ -145,3 +145,118 @@ def test_oversized_split_is_a_clear_error(project):
     with pytest.raises(SynthclfError, match="only .* clean items exist; lower the sizes"):
         prepare.run(load_params(), "sms_spam")
     assert not paths.prepared_split("sms_spam", "train").exists()
+
+
+# ---------------------------------------------------------------- a user's own files and cards
+
+README = REPO / "README.md"
+
+
+def readme_card() -> str:
+    """The card example of README's "Your own task" section, verbatim."""
+    section = README.read_text(encoding="utf-8").split("### Your own task", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture
+def own_cards(project, monkeypatch):
+    cards = project / "cards"
+    shutil.copytree(REPO / "src/synthclf/tasks/cards", cards)
+    monkeypatch.setenv("SYNTHCLF_CARDS_DIR", str(cards))
+    return cards
+
+
+def use_only(project: Path, task: str, **split) -> None:
+    params_yaml = yaml.safe_load((project / "params.yaml").read_text())
+    params_yaml["tasks"] = [task]
+    params_yaml["split"] = {task: {"train_size": 30, "test_size": 15, "pool_size": 6, **split}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params_yaml))
+
+
+def test_readme_example_card_works_verbatim(project, own_cards):
+    (own_cards / "tickets.yaml").write_text(readme_card(), encoding="utf-8")
+    rows = ["text,label"] + [f"Ticket {i}: {'server down and nobody can work' if i % 3 == 0 else 'please change my address'}"
+                             f",{'urgent' if i % 3 == 0 else 'routine'}" for i in range(60)]
+    (project / "data/external/tickets").mkdir(parents=True)
+    (project / "data/external/tickets/tickets.csv").write_text("\n".join(rows) + "\n")
+    use_only(project, "tickets")
+    card = load_card("tickets")
+    assert card.subjectivity.basis == "urgency is usually stated in clear words, such as: down, cannot work"
+    assert card.context_prompt.endswith("short, plain messages.")
+    fetch.run("tickets")
+    prepare.run(load_params(), "tickets")
+    assert len(read_jsonl(paths.prepared_split("tickets", "test"))) == 15
+
+
+def write_frame(path: Path, rows: list[dict]) -> None:
+    suffix = path.suffix
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows))
+    else:
+        import csv
+
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t" if suffix == ".tsv" else ",")
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
+def test_files_are_read_as_text_with_numeric_labels(project, own_cards, suffix):
+    """NA-like texts stay texts, 0/1 labels stay "0"/"1" (numbers in JSON and Parquet too), and the card
+    may write the labels unquoted."""
+    rows = [{"text": text, "label": i % 2} for i, text in
+            enumerate(["NA", "None", "null", "N/A", "nan", "#N/A"] + [f"message number {i} here" for i in range(54)])]
+    path = project / "data/external/numbers" / f"numbers{suffix}"
+    path.parent.mkdir(parents=True)
+    write_frame(path, rows)
+    card = yaml.safe_load(readme_card())
+    card.update(name="numbers", labels={0: "not it", 1: "it"})
+    card["source"]["path"] = str(path.relative_to(project))
+    (own_cards / "numbers.yaml").write_text(yaml.safe_dump(card))
+    use_only(project, "numbers")
+    assert load_card("numbers").label_names == ["0", "1"]
+    fetch.run("numbers")
+    items = read_jsonl(paths.raw_dir("numbers") / "items.jsonl")
+    assert [item["text"] for item in items[:6]] == ["NA", "None", "null", "N/A", "nan", "#N/A"]
+    assert {item["label"] for item in items} == {"0", "1"}
+    prepare.run(load_params(), "numbers")
+    kept = {r["text"] for r in read_jsonl(paths.prepared_split("numbers", "train")) +
+            read_jsonl(paths.prepared_split("numbers", "test"))}
+    assert {r["label"] for r in read_jsonl(paths.prepared_split("numbers", "train"))} == {"0", "1"}
+    assert kept <= {row["text"] for row in rows}
+
+
+def test_declared_encoding_is_decoded_and_a_bom_ignored(project, own_cards):
+    text = "text,label\n" + "".join(f"Caf\u00e9 {i} r\u00e9ponse,{'urgent' if i % 3 == 0 else 'routine'}\n" for i in range(60))
+    (project / "data/external/tickets").mkdir(parents=True)
+    (project / "data/external/tickets/latin.csv").write_bytes(text.encode("cp1252"))
+    (project / "data/external/tickets/bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    card = readme_card().replace("tickets.csv", "latin.csv").replace("  # encoding: cp1252 ", "  encoding: cp1252   ")
+    (own_cards / "tickets.yaml").write_text(card)
+    use_only(project, "tickets")
+    fetch.run("tickets")
+    assert read_jsonl(paths.raw_dir("tickets") / "items.jsonl")[0]["text"] == "Caf\u00e9 0 r\u00e9ponse"
+    (own_cards / "tickets.yaml").write_text(readme_card().replace("tickets.csv", "bom.csv"))
+    fetch.run("tickets")
+    assert read_jsonl(paths.raw_dir("tickets") / "items.jsonl")[0]["text"] == "Caf\u00e9 0 r\u00e9ponse"
+
+
+@pytest.mark.parametrize("field", ["name", "title", "description", "text_kind", "labels", "context_prompt",
+                                   "subjectivity", "offline", "source"])
+def test_a_missing_card_field_names_the_file_the_field_and_what_to_write(own_cards, field):
+    card = yaml.safe_load(readme_card())
+    card.pop(field)
+    (own_cards / "tickets.yaml").write_text(yaml.safe_dump(card))
+    with pytest.raises(SynthclfError) as error:
+        load_card("tickets")
+    message = str(error.value)
+    assert message.startswith(f"cards/tickets.yaml: {field} is missing; add it: ")  # relative to the project
+    assert "\n" not in message and "pydantic" not in message and "Field required" not in message
