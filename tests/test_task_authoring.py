@@ -174,6 +174,24 @@ def test_task_check_reports_what_prepare_validation_and_training_do(project, cap
     assert "prepare drops   1 under 3 characters, 1 duplicates, 2 rows of texts with conflicting labels" in shown
     assert "25 over validate.max_chars (1000) kept and truncated for training" in shown
     assert re.search(r"training +25 of \d+ texts \(\d+%\) are over train.max_length \(64 tokens\)", shown), shown
+    assert re.search(r"near-copies +\d+ of 105 train texts share 50% or more of their 8-word sequences", shown)
+
+
+def test_task_check_foresees_validation_failing_on_near_copies(project, capsys):
+    """Templated texts that differ only in a number are near-copies of the test set: validation would
+    quarantine most of them and fail; task check says so before any stage runs."""
+    rows = ["text,label"] + [f"The desktop sync tool closes without a word when I switch accounts (build {i}),crash"
+                             if i % 2 else f"The web dashboard takes almost a minute to respond when I sort (build {i}),slow"
+                             for i in range(200)]
+    (project / "incoming/tickets.csv").write_text("\n".join(rows) + "\n")
+    new_tickets()
+    card = project / "cards/tickets.yaml"
+    card.write_text(fill_card(card.read_text()))
+    with pytest.raises(SynthclfError, match="1 problem"):
+        authoring.check_task("tickets", Path("params.yaml"))
+    shown = capsys.readouterr().out
+    assert "near-copies     140 of 140 train texts" in shown
+    assert "validation would keep about 0% of the real train set, below validate.min_clean_share" in shown
 
 
 def test_task_check_flags_a_file_outside_the_tasks_folder_and_a_lopsided_split(project, capsys):

@@ -421,6 +421,28 @@ def _check_split(name: str, raw: dict, cleaned: Cleaned, params: Any, report: Re
     short = [label for label in labels if not any(row["label"] == label for row in pool)]
     if short:
         report.problems.append(f"the few-shot pool has no {short} examples; raise split.{name}.pool_size")
+    _check_near_copies(name, train, test, params, report)
+
+
+def _check_near_copies(name: str, train: list[dict], test: list[dict], params: Any, report: Report) -> None:
+    """Train texts that are near-copies of test texts: validation quarantines them as contamination
+    (by shared word n-grams, counted here; its embedding check may hold back a few more)."""
+    from synthclf.validation.features import ngram_share, test_ngram_index
+
+    settings = params.validate_
+    index = test_ngram_index((row["text"] for row in test), settings.contamination_ngram)
+    copies = sum(ngram_share(row["text"], index, settings.contamination_ngram) >= settings.contamination_ngram_share
+                 for row in train)
+    too_short = sum(len(row["text"]) < settings.min_chars for row in train)
+    report.show("near-copies", f"{copies} of {len(train)} train texts share {settings.contamination_ngram_share:.0%} "
+                               f"or more of their {settings.contamination_ngram}-word sequences with test texts: "
+                               "validation quarantines them")
+    clean_share = (len(train) - copies - too_short) / len(train) if train else 0.0
+    if clean_share < settings.min_clean_share:
+        report.problems.append(f"validation would keep about {clean_share:.0%} of the real train set, below "
+                               f"validate.min_clean_share ({settings.min_clean_share:.0%}), and fail: the file holds "
+                               "many near-copies (texts that differ only in a number or a name); remove them, or "
+                               "raise validate.contamination_ngram_share")
 
 
 def check_task(name: str, params_path: Path) -> None:
