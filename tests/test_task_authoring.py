@@ -55,7 +55,7 @@ def fill_card(text: str) -> str:
         (r"title: TODO.*", "title: Support ticket urgency"),
         (r"\n  TODO one sentence.*", "\n  Decide whether a ticket needs action now, today: or can wait."),
         (r"text_kind: TODO.*", "text_kind: support ticket"),
-        (r"\n  (\S+): TODO one line on what makes a text \S+(.*)", r"\n  \1: a ticket that is \1\2"),
+        (r"\n    TODO one line on what makes a text (\S+)", r"\n    a ticket that is \1: so says the desk, usually"),
         (r"\n  TODO the writer's role.*", "\n  You are a customer writing to an IT help desk: short, plain messages."),
         (r"level: TODO.*", "level: 2"),
         (r"\n    TODO why this level", "\n    urgency is usually stated in clear words, such as: down, cannot work"),
@@ -93,7 +93,7 @@ def test_task_new_writes_data_card_and_two_params_lines(project, capsys):
     new_tickets()
     assert (project / "data/external/tickets/tickets.csv").read_text() == tickets_csv()
     card = (project / "cards/tickets.yaml").read_text()
-    assert "routine: TODO" in card and "# 100 rows" in card and "# 50 rows" in card
+    assert "routine: >-   # 100 rows\n    TODO one line" in card and "urgent: >-   # 50 rows" in card
     assert "path: data/external/tickets/tickets.csv" in card
     # params.yaml: exactly one line changed (tasks) and one added (split), every comment kept
     before, after = original.splitlines(), (project / "params.yaml").read_text().splitlines()
@@ -159,6 +159,7 @@ def test_task_check_lists_every_problem_then_passes(project, capsys):
     assert "problems" not in shown and "task tickets: ready" in shown
     assert re.search(r"split +train 105 \(routine 70, urgent 35\), test 45 \(routine 30, urgent 15\)", shown), shown
     assert load_card("tickets").subjectivity.basis.endswith("such as: down, cannot work")
+    assert load_card("tickets").labels["urgent"] == "a ticket that is urgent: so says the desk, usually"
 
 
 def test_task_check_reports_what_prepare_validation_and_training_do(project, capsys):

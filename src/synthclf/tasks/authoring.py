@@ -92,7 +92,8 @@ def word_limit(texts: list[str], generate_max_words: int) -> int:
 
 
 def card_text(name: str, counts: Counter, source: dict[str, str], max_words: int) -> str:
-    label_lines = "\n".join(f"  {yaml_scalar(label)}: TODO one line on what makes a text {label}   # {count} rows"
+    # Block style, like every free-text field: a description may hold commas and colons unquoted.
+    label_lines = "\n".join(f"  {yaml_scalar(label)}: >-   # {count} rows\n    TODO one line on what makes a text {label}"
                             for label, count in counts.most_common())
     source_lines = "\n".join(f"  {key}: {yaml_scalar(value)}" for key, value in source.items())
     return f"""# Task card for `{name}`, written by `synthclf task new`. Replace every TODO (the pipeline refuses
