@@ -113,4 +113,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from synthclf.interrupts import run_script
+
+    run_script(main)  # SIGINT/SIGTERM: one line, exit 130/143, temporary files cleaned up

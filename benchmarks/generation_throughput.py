@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
@@ -37,6 +38,8 @@ VOCABULARY = [f"w{number:04d}" for number in range(5000)]
 def serve_fake_endpoint(port: int, service_ms: float, ready: multiprocessing.Event) -> None:
     """A minimal /v1/completions endpoint: sleep service_ms, answer 10-20 seeded random words."""
     from aiohttp import web
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches us too: the parent stops us
 
     window = {"first": None, "last": None, "count": 0}
 
@@ -175,4 +178,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from synthclf.interrupts import run_script
+
+    run_script(main)  # SIGINT/SIGTERM: one line, exit 130/143, temporary files cleaned up

@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,9 +92,21 @@ def make_project(root: Path, tasks: list[str], per_class: int, cache_dir: Path) 
     return params
 
 
+RUNNING: set[subprocess.Popen] = set()  # the stage a worker thread waits for, stopped on an interrupt
+STOPPING = threading.Event()
+
+
 def synthclf(root: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", "import sys; from synthclf.cli import app; sys.exit(app())", *args]
-    return subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if STOPPING.is_set():
+        return subprocess.CompletedProcess(command, 130, "", "interrupted")
+    with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        RUNNING.add(process)
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            RUNNING.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def set_model(root: Path, model: str) -> None:
@@ -389,7 +402,11 @@ def main() -> None:
                     results["summary"] = summarise(results, models, tasks, golds, args.resamples)
                 write_json(args.json, results)
         finally:
-            generator.shutdown(cancel_futures=True)
+            STOPPING.set()  # after an interrupt, no further stage; the running one is stopped, else
+            generator.shutdown(wait=False, cancel_futures=True)  # the worker, and so this exit, waits for it
+            for process in list(RUNNING):
+                process.terminate()
+            generator.shutdown()
         results["summary"] = summarise(results, models, tasks, golds, args.resamples)
         results["finished"] = now()
     table = markdown(results, models, tasks)
@@ -400,4 +417,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from synthclf.interrupts import run_script
+
+    run_script(main)  # SIGINT/SIGTERM: one line, exit 130/143, temporary files cleaned up

@@ -264,3 +264,59 @@ def test_calls_in_flight_are_not_waited_for(gen_project, stalling_proxy, case) -
     assert took < EXIT_LIMIT_S, f"exit took {took:.1f}s"
     assert stop_lines(stderr) == ["interrupted: 0 finished calls are cached; rerun to resume"]
     assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
+
+
+# --- the other long stages ------------------------------------------------------------------------
+
+@pytest.fixture
+def training_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny real-data project (as tests/test_training.py builds it) with enough steps to interrupt."""
+    from synthclf.records import write_jsonl
+
+    def records(per_label: int, seed: int) -> list[dict]:
+        texts = {"spam": "WIN a free prize now, call {n} to claim your cash", "ham": "are we still meeting at {n} today"}
+        return [{"id": f"{label}-{seed}-{n}", "task": "sms_spam", "text": text.format(n=n + 10 * seed), "label": label,
+                 "source": "real"} for label, text in texts.items() for n in range(per_label)]
+
+    repo = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.update(tasks=["sms_spam"], sources=["real"], mixes=[],
+                  split={"sms_spam": {"train_size": 40, "test_size": 20, "pool_size": 4}})
+    params["train"].update(epochs=1, min_steps=2000, batch_size=8, max_length=32, seeds=[0])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(paths.validated_file("sms_spam", "real"), records(20, seed=1))
+    write_jsonl(paths.prepared_split("sms_spam", "test"), records(10, seed=2))
+    return tmp_path
+
+
+def test_train_stops_and_keeps_the_previous_checkpoint(training_project: Path) -> None:
+    signum = signal.SIGTERM  # SIGINT takes the same path (both raise Interrupted)
+    model_dir = training_project / paths.model_dir("sms_spam", "real")
+    model_dir.mkdir(parents=True)
+    (model_dir / "previous.txt").write_text("the checkpoint of an earlier run")
+    stderr = training_project / "train.stderr"
+    process = subprocess.Popen([SYNTHCLF, "train", "--task", "sms_spam", "--source", "real"], cwd=training_project,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr.open("w"),
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "step/s" not in stderr.read_text(errors="replace") and "s/step" not in stderr.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()[-2000:]
+            time.sleep(0.1)
+        sent = time.monotonic()
+        os.killpg(process.pid, signum)  # the group: as a terminal's Ctrl-C, or a supervisor's stop
+        process.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lines = [line for line in stderr.read_text(errors="replace").replace("\r", "\n").splitlines()
+             if line.startswith(("interrupted", "error", "Traceback", "Aborted"))]
+    assert process.returncode == 128 + signum
+    assert took < EXIT_LIMIT_S, f"exit took {took:.1f}s"
+    assert lines == ["interrupted: stopped before finishing, nothing half-written; rerun to start again"]
+    assert sorted(path.name for path in model_dir.iterdir()) == ["previous.txt"]
+    assert [path.name for path in model_dir.parent.iterdir()] == ["real"]  # no staging directory left
+    assert not paths.metrics_file("train", "sms_spam", "real").exists()

@@ -5,17 +5,20 @@ Commands import their module lazily so `synthclf --help` and params errors answe
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import typer
-
 from synthclf import interrupts
-from synthclf.config import DEFAULT_PARAMS, Params, load_params
-from synthclf.errors import SynthclfError
+
+if Path(sys.argv[0]).name == "synthclf":  # the console script: a signal during the imports below
+    interrupts.hold_until_handled()      # is raised once the command starts, as one line
+
+import typer  # noqa: E402
+
+from synthclf.config import DEFAULT_PARAMS, Params, load_params  # noqa: E402
+from synthclf.errors import SynthclfError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Synthetic text-classification data from LLMs: generate, validate, train, compare.")
@@ -41,7 +44,7 @@ def guarded(action: Callable[[], T]) -> T:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
-        stopped = exc if isinstance(exc, interrupts.Interrupted) else interrupts.Interrupted(signal.SIGINT)
+        stopped = interrupts.as_interrupted(exc)
         typer.echo(stopped.line, err=True)
         raise typer.Exit(stopped.exit_code) from None
 

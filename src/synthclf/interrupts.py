@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -57,6 +59,8 @@ class _State:
         self.signum: int | None = None  # the first signal received in this block
         self.at = 0.0
         self.deliver: Callable[[int], None] | None = None  # set while an event loop owns the interrupt
+        self.pid = 0  # the process that installed the handler
+        self.early = False  # installed at the command line's start (hold_until_handled)
 
 
 _state = _State()
@@ -68,6 +72,10 @@ def received() -> int | None:
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
+    if os.getpid() != _state.pid:  # a forked child (multiprocessing) inherited us: act as if we were not there
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     now = time.monotonic()
     if _state.signum is not None and now - _state.at < GRACE_S:
         return  # the first one is being handled; let its clean-up finish
@@ -79,6 +87,17 @@ def _on_signal(signum: int, _frame: Any) -> None:
     raise Interrupted(_state.signum)
 
 
+def hold_until_handled() -> None:
+    """For the command line, from its first imports on: a signal that comes before the command runs
+    is remembered (not raised in the middle of an import) and raised when `handled()` is entered;
+    one that comes after the command has finished changes nothing."""
+    if threading.current_thread() is not threading.main_thread() or _state.early:
+        return
+    _state.early, _state.signum, _state.deliver, _state.pid = True, None, _record_only, os.getpid()
+    for sig in SIGNALS:
+        signal.signal(sig, _on_signal)
+
+
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into `Interrupted` for the length of the block (main thread only:
@@ -88,18 +107,41 @@ def handled() -> Iterator[None]:
         return
     outermost = _state.depth == 0
     previous = {}
-    if outermost:
-        _state.signum, _state.deliver = None, None
+    if outermost and _state.early:
+        _state.deliver = None  # and a signal that came during start-up is raised below
+    elif outermost:
+        _state.signum, _state.deliver, _state.pid = None, None, os.getpid()
         # Installed even where the signal was inherited as ignored: a command must stop when told to.
         previous = {sig: signal.signal(sig, _on_signal) for sig in SIGNALS}
     _state.depth += 1
     try:
+        if outermost and _state.signum is not None:
+            raise Interrupted(_state.signum)
         yield
     finally:
         _state.depth -= 1
         if outermost:
+            if _state.early:
+                _state.deliver = _record_only
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def as_interrupted(exc: KeyboardInterrupt) -> Interrupted:
+    """A KeyboardInterrupt from outside `handled()` (Python's own) is a SIGINT."""
+    return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+
+
+def run_script(main: Callable[[], None], detail: str = "the script stopped before its results; rerun it") -> None:
+    """A script's entry point (the benchmarks): SIGINT or SIGTERM ends it with one line on stderr
+    and exit code 130 or 143, after its `finally` blocks and context managers have cleaned up."""
+    try:
+        with handled():
+            main()
+    except KeyboardInterrupt as exc:
+        stopped = as_interrupted(exc)
+        print(f"interrupted: {detail}", file=sys.stderr, flush=True)
+        sys.exit(stopped.exit_code)
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
