@@ -173,7 +173,7 @@ def test_task_check_reports_what_prepare_validation_and_training_do(project, cap
     authoring.check_task("tickets", Path("params.yaml"))
     shown = capsys.readouterr().out
     assert "prepare drops   1 under 3 characters, 1 duplicates, 2 rows of texts with conflicting labels" in shown
-    assert "25 over validate.max_chars (1000) kept and truncated for training" in shown
+    assert "25 over validate.max_chars (1000): kept and truncated for training" in shown
     assert re.search(r"training +25 of \d+ texts \(\d+%\) are over train.max_length \(64 tokens\)", shown), shown
     assert re.search(r"near-copies +\d+ of 105 train texts share 50% or more of their 8-word sequences", shown)
 
@@ -245,7 +245,7 @@ def test_new_check_fetch_prepare_validate_with_long_documents_kept(copy):
     card.write_text(fill_card(card.read_text()))
     check = run_cli(copy, "task", "check", "tickets")
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "25 over validate.max_chars (1000) kept and truncated for training" in check.stdout
+    assert "25 over validate.max_chars (1000): kept and truncated for training" in check.stdout
     # The e-mails are drawn from one small pool of sentences, so the contamination checks would
     # (rightly) flag their overlap with the test set; they are not what this test is about.
     params = yaml.safe_load((copy / "params.yaml").read_text())

@@ -377,8 +377,8 @@ def _check_lengths(items: list[dict], cleaned: Cleaned, params: Any, report: Rep
     long = sum(len(text) > settings.max_chars for text in texts)
     fate = ("kept and truncated for training" if settings.long_texts == "truncate"
             else "quarantined by validate (validate.long_texts: quarantine)")
-    report.show("validate", f"{too_short} under validate.min_chars ({settings.min_chars}) quarantined; "
-                            f"{long} over validate.max_chars ({settings.max_chars}) {fate}")
+    report.show("validate", f"{too_short} texts under validate.min_chars ({settings.min_chars}): quarantined where "
+                            f"they land in train; {long} over validate.max_chars ({settings.max_chars}): {fate}")
     count_tokens, unit = _token_counter(params)
     window = params.train.max_length
     cut = [count for count in count_tokens(texts) if count > window]
