@@ -11,6 +11,7 @@ finish without asking any finished call again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -64,13 +65,19 @@ def is_server(pid: int) -> bool:
         return False
 
 
-def server_child(parent: int) -> int:
-    """The bundled server the stage started (it is up once calls are being cached)."""
+def server_child(ancestor: int) -> int:
+    """The bundled server started under `ancestor` (it is up once calls are being cached)."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        pid = int(entry.name) if entry.name.isdigit() else 0
-        if pid and (ppid_and_state(pid) or (0, ""))[0] == parent and is_server(pid):
+        info = ppid_and_state(int(entry.name)) if entry.name.isdigit() else None
+        if info:
+            parents[int(entry.name)] = info[0]
+    for pid, parent in parents.items():
+        while parent > 1 and parent != ancestor:
+            parent = parents.get(parent, 0)
+        if parent == ancestor and is_server(pid):
             return pid
-    raise AssertionError(f"no llama_cpp.server child of {parent}")
+    raise AssertionError(f"no llama_cpp.server under {ancestor}")
 
 
 def gone(pid: int, within_s: float) -> bool:
@@ -218,6 +225,30 @@ def test_sigkill_takes_the_bundled_server_with_it_and_the_rerun_resumes(bundled_
     rerun_asks_nothing_twice(bundled_project)
 
 
+def test_a_signal_during_the_model_load_stops_at_once(bundled_project) -> None:
+    """A signal while the stage's server is still starting: stopped, nothing cached, no server left."""
+    process, stderr = start(bundled_project, "start-up")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline
+            with contextlib.suppress(AssertionError):
+                server = server_child(process.pid)
+                break
+            time.sleep(0.02)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130 and took < EXIT_LIMIT_S
+    assert stop_lines(stderr) == ["interrupted: 0 finished calls are cached; rerun to resume"]
+    assert gone(server, within_s=2) and not cached_rows(bundled_project)
+
+
 @pytest.fixture
 def stalling_proxy():
     from fault_proxy import FaultProxy
@@ -320,3 +351,40 @@ def test_train_stops_and_keeps_the_previous_checkpoint(training_project: Path) -
     assert sorted(path.name for path in model_dir.iterdir()) == ["previous.txt"]
     assert [path.name for path in model_dir.parent.iterdir()] == ["real"]  # no staging directory left
     assert not paths.metrics_file("train", "sms_spam", "real").exists()
+
+
+def test_ctrl_c_under_dvc_repro_leaves_dvc_lock_as_it_was(bundled_project: Path) -> None:
+    """dvc ignores SIGINT while its stage runs and records a stage only when it succeeds: the stage
+    must stop by itself, and then dvc.lock keeps what it had (here: only the stage that finished)."""
+    stage = {"cmd": " ".join(GENERATE),
+             "params": ["llm", "generate"], "outs": [str(paths.synthetic_file("sms_spam", "zero_shot"))],
+             "metrics": [{str(paths.metrics_file("generate", "sms_spam", "zero_shot")): {"cache": False}}]}
+    other = {"cmd": "echo done > other.txt", "outs": ["other.txt"]}
+    (bundled_project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"other": other, "generate": stage}}))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run(["git", "init", "-q"], cwd=bundled_project, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=bundled_project, check=True, env=env)
+    subprocess.run(["dvc", "repro", "-q", "other"], cwd=bundled_project, check=True, env=env)
+    lock = (bundled_project / "dvc.lock").read_bytes()
+    assert b"other" in lock and b"generate" not in lock
+
+    stderr = bundled_project / "dvc.stderr"
+    process = subprocess.Popen(["dvc", "repro", "generate"], cwd=bundled_project, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=stderr.open("w"), start_new_session=True)
+    try:
+        wait_for_new_rows(bundled_project, 0, 1, process)
+        server = server_child(process.pid)  # dvc -> (shell ->) synthclf -> server
+        sent = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: dvc, its shell and the stage all get it
+        process.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = stderr.read_text(errors="replace")
+    assert process.returncode != 0 and took < EXIT_LIMIT_S + 5, (process.returncode, took, text[-1000:])
+    assert LINE.search(text), text[-1000:]
+    assert (bundled_project / "dvc.lock").read_bytes() == lock
+    assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
+    assert gone(server, within_s=2)
