@@ -290,6 +290,8 @@ CASES = [
          FETCH, ["blank text ('text') at line 5"]),
     Case("data-ragged-csv", data("text,label\nhello, world,routine\n"), FETCH,
          ["line 2 has 3 fields, the header has 2", "quote texts that contain the delimiter"]),
+    Case("data-semicolon-csv", data("text;label\nServer down;urgent\n"), FETCH,
+         ["the header 'text;label' is one column", "separates columns with ';'", "save it as CSV with commas"]),
     Case("data-broken-jsonl", data('{"text": "fine", "label": "urgent"}\n{"text": "broken\n', "tickets.jsonl"), FETCH,
          ["line 2 is not valid JSON", "one object"]),
     Case("data-json-not-array", data('{"text": "a", "label": "urgent"}', "tickets.json"), FETCH,

@@ -198,6 +198,10 @@ def _require_columns(path: Path, found: list[str], columns: Columns) -> None:
         wanted.append((columns.votes, columns.votes_field))
     for column, field in wanted:
         if column not in found:
+            if len(found) == 1 and any(mark in found[0] for mark in ";|\t"):
+                mark = next(mark for mark in ";|\t" if mark in found[0])
+                raise SynthclfError(f"{path}: the header {found[0]!r} is one column: the file separates columns "
+                                    f"with {mark!r}, not commas; save it as CSV with commas (or tabs, as .tsv)")
             extra = " or remove it (votes are optional)" if field == columns.votes_field else ""
             raise SynthclfError(f"{path}: no column {column!r} (named by {field}); the columns are {found}; "
                                 f"set {field} to one of them{extra}")
