@@ -312,8 +312,8 @@ def _check_params_entry(name: str, params: Any, params_path: Path, report: Repor
     if params is None:
         return
     if name not in params.tasks:
-        report.problems.append(f"{params_path}: tasks does not list {name}; add it (task new does), or dvc repro "
-                               "will not run it")
+        report.problems.append(f"{params_path}: tasks does not list {name}; add it there, or dvc repro will not "
+                               "run it")
     if name not in params.split:
         report.problems.append(f"{params_path}: no split.{name}; add `{name}: {{train_size: ..., test_size: ..., "
                                "pool_size: ...}` under split")
