@@ -74,7 +74,10 @@ def make_project(root: Path, tasks: list[str], per_class: int, cache_dir: Path) 
     params["tasks"] = tasks
     params["split"] = {task: params["split"][task] for task in tasks}
     params["train"].update(seeds=[0], threads=1)
-    params["llm"].update(base_url=None, server_threads=1)
+    # One llama.cpp thread serves the requests one after another: with llm.concurrency 4 a request
+    # waits for three others, which for the 1.5B model on loaded cores is longer than the default
+    # 60 s timeout. Waiting longer changes no text (the timeout is not part of the cache key).
+    params["llm"].update(base_url=None, server_threads=1, timeout_s=600)
     params["generate"].update(settings=SETTINGS, per_class=per_class, budget_usd=0)
     os.environ.update(THREAD_ENV, SYNTHCLF_CACHE_DIR=str(cache_dir))
     # The snapshot, not the live checkout, serves this process and every `synthclf` child: the
