@@ -217,6 +217,8 @@ def test_sigkill_takes_the_bundled_server_with_it_and_the_rerun_resumes(bundled_
     try:
         wait_for_new_rows(bundled_project, 0, 1, process)
         server = server_child(process.pid)
+        # its log is an unlinked file: nothing to leave behind in /tmp when the stage is killed
+        assert os.readlink(f"/proc/{server}/fd/1").endswith("(deleted)")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -36,6 +37,7 @@ from synthclf.assets import generator_chat_format, generator_gguf
 from synthclf.errors import SynthclfError
 from synthclf.generation.settings import LLMParams
 
+ServerLog = Path | IO[bytes]  # a log file the caller names, or our own unlinked one
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 # Variables that may hold credentials; the local model needs none of them.
@@ -101,49 +103,54 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
         os._exit(1)
 
 
-def wait_until_ready(base_url: str, process: subprocess.Popen, log_path: Path,
+def wait_until_ready(base_url: str, process: subprocess.Popen, log: ServerLog,
                      timeout_s: float = READY_TIMEOUT_S) -> None:
     """Poll /v1/models until it answers; fail clearly if the server dies or the deadline passes."""
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
-            _check_running(process, log_path)
+            _check_running(process, log)
             with contextlib.suppress(httpx.HTTPError):
                 if client.get(f"{base_url}/models").status_code == 200:
                     return
             time.sleep(0.2)
-    raise _not_ready(base_url, log_path, timeout_s)
+    raise _not_ready(base_url, log, timeout_s)
 
 
-async def wait_until_ready_async(base_url: str, process: subprocess.Popen, log_path: Path,
+async def wait_until_ready_async(base_url: str, process: subprocess.Popen, log: ServerLog,
                                  timeout_s: float = READY_TIMEOUT_S) -> None:
     """`wait_until_ready` for an event loop: cancellable at every step."""
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
-            _check_running(process, log_path)
+            _check_running(process, log)
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"{base_url}/models")).status_code == 200:
                     return
             await asyncio.sleep(0.2)
-    raise _not_ready(base_url, log_path, timeout_s)
+    raise _not_ready(base_url, log, timeout_s)
 
 
-def _check_running(process: subprocess.Popen, log_path: Path) -> None:
+def _check_running(process: subprocess.Popen, log: ServerLog) -> None:
     if process.poll() is not None:
-        tail = _log_tail(log_path)
+        tail = _log_tail(log)
         raise SynthclfError(f"the bundled LLM server exited with code {process.returncode} while "
                             f"starting: {tail or 'no output'}; check llm.server_* in params.yaml")
 
 
-def _not_ready(base_url: str, log_path: Path, timeout_s: float) -> SynthclfError:
+def _not_ready(base_url: str, log: ServerLog, timeout_s: float) -> SynthclfError:
     return SynthclfError(f"the bundled LLM server did not answer on {base_url} within {timeout_s:.0f}s; "
-                         f"last output: {_log_tail(log_path) or 'none'}")
+                         f"last output: {_log_tail(log) or 'none'}")
 
 
-def _log_tail(log_path: Path, lines: int = 3) -> str:
-    with contextlib.suppress(OSError):
-        text = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+def _log_tail(log: ServerLog, lines: int = 3, window: int = 1 << 16) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        if isinstance(log, Path):
+            data = log.read_bytes()[-window:]
+        else:  # an unlinked file the child writes to: read by position, leaving the shared offset alone
+            size = os.fstat(log.fileno()).st_size
+            data = os.pread(log.fileno(), min(size, window), max(0, size - window))
+        text = data.decode("utf-8", errors="replace").strip().splitlines()
         return " | ".join(text[-lines:])
     return ""
 
@@ -167,10 +174,10 @@ def stop(process: subprocess.Popen, grace_s: float = STOP_TIMEOUT_S) -> None:
 class ServerProcess:
     base_url: str
     process: subprocess.Popen
-    log_path: Path
+    log: ServerLog
 
     async def until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        await wait_until_ready_async(self.base_url, self.process, self.log_path, timeout_s)
+        await wait_until_ready_async(self.base_url, self.process, self.log, timeout_s)
 
 
 @contextlib.contextmanager
@@ -182,27 +189,19 @@ def spawned_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
     llm = llm.model_copy(update={"server_threads": server_threads(llm)})  # decide 0 = auto once
     port = port or free_port(host)
     base_url = f"http://{host}:{port}/v1"
-    own_log = log_path is None
-    if own_log:
-        handle, name = tempfile.mkstemp(prefix="synthclf-llm-server-", suffix=".log")
-        os.close(handle)
-        log_path = Path(name)
     linux = sys.platform == "linux"
-    try:
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(server_command(llm, host, port), stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, env=_child_env(llm), start_new_session=True,
-                                       preexec_fn=functools.partial(_die_with_parent, os.getpid()) if linux else None)
+    # Our own log is unlinked from the start, so not even a SIGKILLed run leaves it behind.
+    with open(log_path, "wb") if log_path else tempfile.TemporaryFile(prefix="synthclf-llm-server-") as log:
+        process = subprocess.Popen(server_command(llm, host, port), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=_child_env(llm), start_new_session=True,
+                                   preexec_fn=functools.partial(_die_with_parent, os.getpid()) if linux else None)
         try:
-            yield ServerProcess(base_url, process, log_path)
+            yield ServerProcess(base_url, process, log_path or log)
         except KeyboardInterrupt:
             stop(process, grace_s=0)
             raise
         finally:
             stop(process)
-    finally:
-        if own_log:
-            log_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -210,7 +209,7 @@ def start_server(llm: LLMParams, host: str = "127.0.0.1", port: int = 0,
                  log_path: Path | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the bundled model's server; yields (base_url, process) once it answers, and always stops it."""
     with spawned_server(llm, host, port, log_path) as server:
-        wait_until_ready(server.base_url, server.process, server.log_path)
+        wait_until_ready(server.base_url, server.process, server.log)
         yield server.base_url, server.process
 
 
