@@ -390,3 +390,40 @@ def test_ctrl_c_under_dvc_repro_leaves_dvc_lock_as_it_was(bundled_project: Path)
     assert (bundled_project / "dvc.lock").read_bytes() == lock
     assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
     assert gone(server, within_s=2)
+
+
+# --- the mechanism, in this process ----------------------------------------------------------------
+
+def test_the_interrupt_wins_over_what_the_cancelled_work_ended_with() -> None:
+    """A call that fails because of the interrupt (its connection dropped) must read as the interrupt."""
+    from synthclf.interrupts import Interrupted, run_async
+
+    async def call_in_flight() -> None:
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGINT)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise ConnectionResetError("the server went away") from None
+
+    started = time.monotonic()
+    with pytest.raises(Interrupted) as stopped:
+        run_async(call_in_flight())
+    assert time.monotonic() - started < 5
+    assert stopped.value.exit_code == 130 and stopped.value.line.startswith("interrupted: ")
+
+
+def test_sigterm_raises_and_an_inherited_ignore_is_overridden_then_restored() -> None:
+    from synthclf.interrupts import Interrupted, handled
+
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script
+    previous_term = signal.getsignal(signal.SIGTERM)
+    try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with pytest.raises(Interrupted) as stopped, handled():
+                os.kill(os.getpid(), signum)
+                time.sleep(5)
+            assert stopped.value.exit_code == 128 + signum
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is previous_term
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
