@@ -62,8 +62,9 @@ def project_params(llm: dict[str, Any] | None = None, generate: dict[str, Any] |
         "sources": ["real", "zero_shot", "few_shot"],
         "llm": {**repo["llm"], "concurrency": 2, "max_tokens": 48, "timeout_s": 30, "retry_base_s": 0.05,
                 "retry_max_s": 0.5, **(llm or {})},
-        "generate": {**repo["generate"], "per_class": 3, "max_attempts_factor": 4.0, "budget_usd": 0,
+        "generate": {**repo["generate"], "per_class": 3, "replicates": 1, "max_attempts_factor": 4.0, "budget_usd": 0,
                      **(generate or {})},
+        "compare": {"sizes": []},   # one learning-curve point: these tests generate a handful of texts
     }
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,9 @@ def tiny_params() -> dict:
     params["mixes"] = [{"setting": "few_shot", "real": 10}]
     params["sources"] = ["real", "zero_shot", "few_shot", "few_shot+real10"]
     params["train"].update(epochs=1, min_steps=4, batch_size=16, max_length=32, seeds=[0])
-    params["generate"].update(per_class=2, max_attempts_factor=6.0, cache_path=".synthclf_cache/responses.sqlite")
+    params["generate"].update(per_class=2, replicates=2, max_attempts_factor=6.0,
+                              cache_path=".synthclf_cache/responses.sqlite")
+    params["compare"].update(sizes=[1], bootstrap_resamples=200)
     params["llm"].update(max_tokens=40)
     # tiny synthetic sets cannot meet the dataset-level diversity bounds of real-sized data
     params["validate"].update(policy="quarantine")
@@ -67,24 +68,31 @@ def test_repro_produces_metrics_for_every_task_and_source(project):
     for task in TASKS:
         for source in tiny_params()["sources"]:
             scores = json.loads((project / f"metrics/evaluate/{task}/{source}.json").read_text())
-            assert 0 <= scores["macro_f1"] <= 1 and scores["n_test"] > 0
-            assert (project / f"models/{task}/{source}/seed0/model.safetensors").exists()
+            assert scores["macro_f1_low"] <= scores["macro_f1"] <= scores["macro_f1_high"]
+            assert scores["n_test"] == tiny_params()["split"][task]["test_size"]
+            kept = "seed0" if source == "real" else "rep0"
+            assert (project / f"models/{task}/{source}/{kept}/model.safetensors").exists()
         for setting in ("zero_shot", "few_shot"):
-            synthetic = (project / f"data/synthetic/{task}/{setting}.jsonl").read_text().splitlines()
-            assert synthetic, f"{task}/{setting}: nothing generated"
+            synthetic = [json.loads(line) for line in
+                         (project / f"data/synthetic/{task}/{setting}.jsonl").read_text().splitlines()]
+            assert {record["replicate"] for record in synthetic} == {0, 1}, f"{task}/{setting}: a replicate is missing"
+            points = json.loads((project / f"metrics/evaluate/{task}/{setting}.json").read_text())["points"]
+            assert set(points) == {f"{setting}@1", f"{setting}@2", "real@1", "real@2"}
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert set(summary["tasks"]) == set(TASKS)
+    for block in summary["tasks"].values():
+        assert block["verdict"]["decision"] in {"replace", "augment", "do_not_use", "undecided"}
+        assert block["gap_zero_shot"]["low"] <= block["gap_zero_shot"]["value"] <= block["gap_zero_shot"]["high"]
+    assert set(summary["findings"]) == {"order", "subjectivity", "agreement"}
+    assert sorted(p.name for p in (project / "plots/curves").iterdir()) == ["sms_spam.json", "trec.json"]
     assert (project / "reports/report.html").exists() and (project / "reports/report.md").exists()
     shown = dvc(project, "metrics", "show", "--json").stdout
     assert "macro_f1" in shown and "sms_spam" in shown and "trec" in shown
 
 
-def test_second_repro_is_a_fast_no_op(project):
-    started = time.monotonic()
+def test_second_repro_is_a_no_op(project):
     result = dvc(project, "repro")
-    elapsed = time.monotonic() - started
     assert "Running stage" not in result.stdout
-    assert elapsed < 30, f"no-op repro took {elapsed:.1f}s"
 
 
 def test_changing_one_tasks_split_reruns_that_task_only(project):

@@ -14,7 +14,7 @@ from synthclf import paths
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl, write_jsonl
-from synthclf.training import evaluate, mix, train
+from synthclf.training import evaluate, mix, train, units
 
 REPO = Path(__file__).resolve().parents[1]
 SPAM = ["WIN a free prize now, call {n} to claim your cash", "URGENT you have won {n} pounds, text CLAIM today",
@@ -40,6 +40,8 @@ def project(tmp_path, monkeypatch):
     params["tasks"] = ["sms_spam"]
     params["split"] = {"sms_spam": {"train_size": 40, "test_size": 20, "pool_size": 4}}
     params["train"].update(epochs=1, min_steps=24, batch_size=8, max_length=32, seeds=[0, 1])
+    params["generate"].update(per_class=5, replicates=2)
+    params["compare"] = {"sizes": [2], "bootstrap_resamples": 200}
     params["mixes"] = [{"setting": "few_shot", "real": 6}]
     params["sources"] = ["real", "few_shot", "few_shot+real6"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
@@ -61,15 +63,17 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
     assert classify("WIN a free prize now, call 55 to claim your cash")[0]["label"] == "spam"
     assert classify("are we still meeting for lunch at 12 today")[0]["label"] == "ham"
     metrics = json.loads(paths.metrics_file("train", "sms_spam", "real").read_text())
-    assert metrics["per_seed"]["0"]["steps"] == 24 and metrics["n_train"] == 40
+    assert metrics["units"]["real/r0"]["steps"] == 24 and metrics["units"]["real/r1"]["n_train"] == 40
 
     evaluate.run(params, "sms_spam", "real")
     scores = json.loads(paths.metrics_file("evaluate", "sms_spam", "real").read_text())
     assert scores["macro_f1"] >= 0.9 and scores["accuracy"] >= 0.9
-    assert scores["seeds"] == [0, 1] and set(scores["per_seed"]) == {"0", "1"}
+    assert scores["macro_f1_low"] <= scores["macro_f1"] <= scores["macro_f1_high"]
+    assert scores["headline"] == "real" and scores["replicates"] == 2 and set(scores["units"]) == {"real/r0", "real/r1"}
+    assert scores["chance_macro_f1"] == pytest.approx(1 / 3)   # balanced binary: constant guess F1 2/3 on one label
     assert set(scores["per_class"]) == {"ham", "spam"} and scores["per_class"]["spam"]["support"] == 10
     predictions = read_jsonl(paths.predictions_file("sms_spam", "real"))
-    assert len(predictions) == 20 and set(predictions[0]["pred"]) == {"0", "1"}
+    assert len(predictions) == 20 and set(predictions[0]["pred"]) == {"real/r0", "real/r1"}
     assert paths.confusion_plot("sms_spam", "real").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -100,12 +104,72 @@ def test_a_source_missing_a_label_is_refused_and_leaves_no_checkpoint(project):
     assert not paths.model_dir("sms_spam", "few_shot").exists()
 
 
-def test_mix_adds_stratified_real_examples_to_the_synthetic_set(project):
-    synthetic = records(5, seed=4, source="few_shot")
+def test_mix_adds_a_stratified_real_draw_to_every_replicate(project):
+    synthetic = synthetic_replicates(5, 2)
     write_jsonl(paths.validated_file("sms_spam", "few_shot"), synthetic)
     mix.run(load_params(), "sms_spam", "few_shot+real6")
     mixed = read_jsonl(paths.validated_file("sms_spam", "few_shot+real6"))
-    real = [r for r in mixed if r["source"] == "real"]
-    assert len(mixed) == len(synthetic) + 6 and len(real) == 6
-    assert {r["label"] for r in real} == {"ham", "spam"}
-    assert len({r["id"] for r in real}) == 6
+    for r in (0, 1):
+        real = [row for row in mixed if row["source"] == "real" and row["replicate"] == r]
+        assert len(real) == 6 and {row["label"] for row in real} == {"ham", "spam"}
+        assert len({row["id"] for row in real}) == 6
+    assert len(mixed) == len(synthetic) + 12
+    draws = [{row["id"] for row in mixed if row["source"] == "real" and row["replicate"] == r} for r in (0, 1)]
+    assert draws[0] != draws[1]   # each replicate gets its own real draw
+
+
+def synthetic_replicates(per_label: int, replicates: int) -> list[dict]:
+    rows = []
+    for r in range(replicates):
+        rows += [{**row, "replicate": r, "id": f"r{r}-{row['id']}"}
+                 for row in records(per_label, seed=10 + r, source="few_shot")]
+    return rows
+
+
+def test_size_matched_real_units_have_exactly_the_synthetic_label_counts(project):
+    synthetic = synthetic_replicates(5, 2)
+    synthetic = [row for row in synthetic if not (row["replicate"] == 1 and row["label"] == "spam"
+                                                  and row["id"].endswith(("-3", "-4")))]   # replicate 1 is short
+    write_jsonl(paths.validated_file("sms_spam", "few_shot"), synthetic)
+    built = {unit.name: unit for unit in units.units_for(load_params(), "sms_spam", "few_shot")}
+    assert set(built) == {f"{kind}@{n}/r{r}" for kind in ("few_shot", "real") for n in (2, 5) for r in (0, 1)}
+    for name, unit in built.items():
+        if name.startswith("few_shot"):
+            matched = built[name.replace("few_shot@", "real@")]
+            assert units.label_counts(list(matched.records)) == units.label_counts(list(unit.records))
+            assert all(r["source"] == "real" for r in matched.records) and matched.seed == unit.seed
+    assert units.label_counts(list(built["few_shot@5/r1"].records)) == {"ham": 5, "spam": 3}
+    # nested: the smaller draw is part of the larger one, for both kinds of data
+    for kind in ("few_shot", "real"):
+        small = {r["id"] for r in built[f"{kind}@2/r0"].records}
+        assert small <= {r["id"] for r in built[f"{kind}@5/r0"].records}
+    assert built["few_shot@5/r0"].keep_as == "rep0" and built["real@5/r0"].keep_as is None
+    assert built["few_shot@5/r0"].seed != built["few_shot@5/r1"].seed   # replicates train with their own seed
+
+
+def test_a_setting_scores_every_curve_point_with_an_interval(project):
+    write_jsonl(paths.validated_file("sms_spam", "few_shot"), synthetic_replicates(5, 2))
+    params = load_params()
+    train.run(params, "sms_spam", "few_shot")
+    assert sorted(p.name for p in paths.model_dir("sms_spam", "few_shot").iterdir()) == ["rep0", "rep1"]
+    evaluate.run(params, "sms_spam", "few_shot")
+    scores = json.loads(paths.metrics_file("evaluate", "sms_spam", "few_shot").read_text())
+    assert scores["headline"] == "few_shot@5" and scores["replicates"] == 2
+    assert set(scores["points"]) == {"few_shot@2", "few_shot@5", "real@2", "real@5"}
+    for block in scores["points"].values():
+        assert block["macro_f1_low"] <= block["macro_f1"] <= block["macro_f1_high"]
+
+
+def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
+    """The zero-shot and few-shot stages draw the same real@n sets: the second reuses the first's fit."""
+    synthetic = synthetic_replicates(5, 1)
+    write_jsonl(paths.validated_file("sms_spam", "few_shot"), synthetic)
+    params = load_params()
+    params.train.seeds = [0]
+    train.run(params, "sms_spam", "few_shot")
+    first = json.loads(paths.metrics_file("train", "sms_spam", "few_shot").read_text())["units"]
+    assert not any(stats.get("cached") for stats in first.values())
+    write_jsonl(paths.validated_file("sms_spam", "few_shot"), [{**r, "text": r["text"] + " !"} for r in synthetic])
+    train.run(params, "sms_spam", "few_shot")
+    second = json.loads(paths.metrics_file("train", "sms_spam", "few_shot").read_text())["units"]
+    assert second["real@5/r0"].get("cached") and not second["few_shot@5/r0"].get("cached")

@@ -52,6 +52,30 @@ class MixParams(Strict):
         return f"{self.setting}+real{self.real}"
 
 
+class VerdictParams(Strict):
+    """Thresholds of the one-line verdict per task (report, metrics/summary.json)."""
+
+    replace_share: float = Field(0.9, gt=0, le=1.5, description="replace: the recovered share's lower bound reaches this")
+    within_points: float = Field(1.0, gt=0, le=50, description="augment: a mix within this many Macro-F1 points of real")
+    min_real_lift: float = Field(0.05, ge=0, lt=1, description="no verdict when real data beats chance by less (Macro-F1)")
+
+
+class CompareParams(Strict):
+    """How sources are compared: equal-size learning curves, intervals, the verdict."""
+
+    sizes: list[int] = Field(default_factory=lambda: [5, 10], description="smaller sizes per label on the learning "
+                             "curves; generate.per_class is always the largest point")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
+    verdict: VerdictParams = VerdictParams()
+
+    @model_validator(mode="after")
+    def _sizes_ascending(self) -> CompareParams:
+        if any(size <= 0 for size in self.sizes) or sorted(set(self.sizes)) != self.sizes:
+            raise ValueError(f"compare.sizes: got {self.sizes}; list distinct positive sizes per label, ascending")
+        return self
+
+
 class TrainParams(Strict):
     backend: Literal["transformer", "tfidf_logreg"] = "transformer"
     encoder: str = Field("bundled:all-MiniLM-L6-v2", description="bundled:<name> or a hub id such as roberta-base")
@@ -77,6 +101,7 @@ class Params(Strict):
     generate: GenerationParams = GenerationParams()
     validate_: ValidationParams = Field(ValidationParams(), alias="validate")
     analyze: AnalysisParams = AnalysisParams()
+    compare: CompareParams = CompareParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -99,12 +124,23 @@ class Params(Strict):
             if mix.setting not in self.generate.settings:
                 raise ValueError(f"mixes: setting {mix.setting!r} is not in generate.settings "
                                  f"{self.generate.settings}; add it there or drop the mix")
+        if self.compare.sizes and self.compare.sizes[-1] >= self.generate.per_class:
+            raise ValueError(f"compare.sizes: {self.compare.sizes[-1]} is not below generate.per_class "
+                             f"({self.generate.per_class}), which is always the curves' largest point; drop it")
+        for task in self.tasks:
+            if self.generate.per_class > self.split[task].train_size:
+                raise ValueError(f"generate.per_class ({self.generate.per_class}) exceeds split.{task}.train_size; "
+                                 "real data of the same size could not be drawn")
         allowed = ["real", *self.generate.settings, *(mix.source for mix in self.mixes)]
         for source in self.sources:
             if source not in allowed:
                 raise ValueError(f"sources: {source!r} is not one of {allowed}; add it to generate.settings "
                                  "or mixes first")
         return self
+
+    def curve_sizes(self) -> list[int]:
+        """Examples per label on the learning curves, ascending; the largest is generate.per_class."""
+        return [*self.compare.sizes, self.generate.per_class]
 
     def mix(self, source: str) -> MixParams | None:
         return next((mix for mix in self.mixes if mix.source == source), None)

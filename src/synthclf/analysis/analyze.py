@@ -1,18 +1,25 @@
-"""Stage `analyze`: how much does a task's subjectivity cost when training on synthetic data?
+"""Stage `analyze`: can synthetic data replace real data for each task, and what does subjectivity cost?
 
-Reads every metrics/evaluate/<task>/<source>.json, the predictions of tasks with rater votes and,
-when analyze.judgments_file is set, pairwise objectivity judgments. Writes:
+Reads every source's test-set predictions (data/predictions/, one column per training unit) and
+evaluate metrics, and, when analyze.judgments_file is set, pairwise objectivity judgments. Writes:
 
-- metrics/summary.json: per task and source Macro-F1/accuracy (mean, std over seeds), the gap
-  real - <source> per task, Spearman/Kendall correlation of each gap with subjectivity level,
-  aggregates per subjectivity level (flat keys such as by_level.level_3.gap_zero_shot, so
-  `dvc exp show` compares experiments level by level), instance-level gains, Bradley-Terry levels.
+- metrics/summary.json, per task: each source's Macro-F1 with its interval; the gap to all real data
+  and the *fair* gap to real data of the same size and label balance; the recovered share of real
+  data's lift over chance, (synthetic - chance) / (real - chance); the exchange rate (what synthetic
+  data at its largest size is worth in real examples per label); the mixes' gaps; and the verdict.
+  Every interval combines a bootstrap over test items (paired between sources on the same items)
+  with the spread between generation replicates and training seeds (analysis/statistics.py).
+  Then aggregates per subjectivity level (flat keys such as by_level.level_3.share_zero_shot, so
+  `dvc exp show` compares experiments level by level), permutation tests of gap and share against
+  subjectivity with the task as the unit, the study's three findings with their statistics, the
+  instance-level gains and Bradley-Terry levels.
+- plots/curves/<task>.json: learning curves (size per label, source, Macro-F1 and interval).
 - plots/gap_vs_subjectivity.json: rows task, level, source, gap.
 - plots/instance/<task>.json: rows gamma, source, accuracy, macro_f1, n (tasks with votes only).
 
-Gaps are Macro-F1 differences (the study's headline metric); `gap_<source>_accuracy` keys hold the
-accuracy differences. Floats are rounded to 6 places and keys sorted, so a rerun on the same inputs
-reproduces every file byte for byte.
+Gaps and shares are in Macro-F1 (the study's headline metric), as fractions (0.05 = 5 points).
+Floats are rounded to 6 places and keys sorted, so a rerun on the same inputs reproduces every file
+byte for byte.
 """
 
 from __future__ import annotations
@@ -20,17 +27,20 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from synthclf import paths
-from synthclf.analysis import bradley_terry, instance
-from synthclf.config import Params
+from synthclf.analysis import bradley_terry, instance, verdict
+from synthclf.analysis import statistics as stats
+from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.records import read_json, write_json
+from synthclf.records import read_json, read_jsonl, write_json
 from synthclf.tasks import load_card
 
 REAL = paths.REAL
-METRICS = ("macro_f1", "accuracy")
 PLACES = 6
 JUDGMENTS_DIR = Path("data/judgments")     # a dependency of the analyze stage in dvc.yaml
 
@@ -43,13 +53,17 @@ def instance_plot_file(task: str) -> Path:
     return instance_plots_dir() / f"{task}.json"
 
 
+def curves_plots_dir() -> Path:
+    return Path("plots/curves")
+
+
 def gap_plot_file() -> Path:
     return Path("plots/gap_vs_subjectivity.json")
 
 
 def rounded(value: float | None) -> float | None:
-    """Round for stable files; NaN (e.g. a correlation of constant data) becomes null."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Round for stable files; NaN and infinities (undefined statistics) become null."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return round(float(value), PLACES)
 
@@ -59,121 +73,310 @@ def mean(values: Sequence[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-# --- inputs ---------------------------------------------------------------------------------------
+def gap_key(source: str, metric: str = "macro_f1") -> str:
+    return f"gap_{source}" if metric == "macro_f1" else f"gap_{source}_{metric}"
 
-def load_evaluations(params: Params) -> tuple[dict[str, dict[str, dict]], list[str]]:
-    """{task: {source: evaluate metrics}} for every file present, plus 'task/source' for those missing."""
-    found: dict[str, dict[str, dict]] = {}
-    missing: list[str] = []
-    for task in params.tasks:
-        for source in params.sources:
-            path = paths.metrics_file("evaluate", task, source)
-            if path.exists():
-                found.setdefault(task, {})[source] = read_json(path)
-            else:
-                missing.append(f"{task}/{source}")
-    if not found:
-        raise SynthclfError("no evaluation metrics under metrics/evaluate/; run `dvc repro evaluate` "
-                            "(or synthclf evaluate --task T --source S) first")
-    return found, missing
-
-
-def source_scores(metrics: dict) -> dict[str, float | None]:
-    return {key: rounded(metrics.get(key)) for key in ("macro_f1", "macro_f1_std", "accuracy", "accuracy_std")}
-
-
-# --- per task -------------------------------------------------------------------------------------
 
 def gap_sources(sources: Sequence[str]) -> list[str]:
     """Every source compared against real: the generation settings and the mixes."""
     return [source for source in sources if source != REAL] if REAL in sources else []
 
 
-def task_block(level: int, evaluations: dict[str, dict], sources: Sequence[str]) -> dict:
-    """Scores per source and the gaps real - source for one task."""
-    block: dict = {"level": level}
-    for source in sources:
-        if source in evaluations:
-            block[source] = source_scores(evaluations[source])
-    for source in gap_sources(sources):
-        if REAL in block and source in block:
-            for metric in METRICS:
-                real, other = block[REAL][metric], block[source][metric]
-                key = gap_key(source, metric)
-                block[key] = rounded(real - other) if real is not None and other is not None else None
+def settings_of(params: Params) -> list[str]:
+    return [source for source in params.sources if source in params.generate.settings]
+
+
+def mixes_of(params: Params) -> list[tuple[str, int]]:
+    return [(source, parse_mix(source)[1]) for source in params.sources if parse_mix(source)]
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+@dataclass
+class TaskData:
+    """One task's test set and every training unit's predictions, integer-coded by the card's labels."""
+
+    task: str
+    level: int
+    n_labels: int
+    gold: np.ndarray
+    agreement: np.ndarray | None
+    units: dict[str, dict[str, np.ndarray]]     # source -> unit name -> predictions (n,)
+    evaluations: dict[str, dict]                # source -> evaluate metrics
+
+    def point(self, source: str, point: str) -> np.ndarray | None:
+        """(replicates, items) predictions of one curve point in one source's file, or None."""
+        names = [name for name in self.units.get(source, {}) if name.rsplit("/r", 1)[0] == point]
+        if not names:
+            return None
+        names.sort(key=lambda name: int(name.rsplit("/r", 1)[1]))
+        return np.stack([self.units[source][name] for name in names])
+
+
+def load_task(params: Params, task: str) -> TaskData | None:
+    card = load_card(task)
+    index = {label: i for i, label in enumerate(card.label_names)}
+    units: dict[str, dict[str, np.ndarray]] = {}
+    evaluations: dict[str, dict] = {}
+    rows: list[dict] = []
+    for source in params.sources:
+        metrics_path = paths.metrics_file("evaluate", task, source)
+        predictions_path = paths.predictions_file(task, source)
+        if not (metrics_path.exists() and predictions_path.exists()):
+            continue
+        evaluations[source] = read_json(metrics_path)
+        rows = read_jsonl(predictions_path)
+        units[source] = {unit: np.array([index[row["pred"][unit]] for row in rows]) for unit in rows[0]["pred"]}
+    if not rows:
+        return None
+    gold = np.array([index[row["label"]] for row in rows])
+    agreement = (np.array([row.get("agreement", np.nan) for row in rows], dtype=float)
+                 if any("agreement" in row for row in rows) else None)
+    return TaskData(task, card.subjectivity.level, len(card.label_names), gold, agreement, units, evaluations)
+
+
+# --- per task -------------------------------------------------------------------------------------
+
+def interval_options(params: Params) -> dict:
+    return {"confidence": params.compare.confidence, "n_resamples": params.compare.bootstrap_resamples,
+            "seed": params.seed}
+
+
+def source_scores(metrics: dict) -> dict[str, float | None]:
+    keys = [f"{metric}{suffix}" for metric in ("macro_f1", "accuracy") for suffix in ("", "_low", "_high", "_std")]
+    return {key: rounded(metrics.get(key)) for key in keys} | {"replicates": metrics.get("replicates")}
+
+
+def estimate_block(estimate: stats.Estimate) -> dict:
+    block = estimate.as_dict(PLACES)
+    block["significant"] = estimate.significant()
     return block
 
 
-def gap_key(source: str, metric: str = "macro_f1") -> str:
-    return f"gap_{source}" if metric == "macro_f1" else f"gap_{source}_{metric}"
+def task_block(params: Params, data: TaskData) -> dict:
+    """Scores, gaps (to all real data and to real data of the same size), shares, exchange rates."""
+    options = interval_options(params)
+    block: dict = {"level": data.level, "n_test": int(data.gold.size)}
+    for source, metrics in data.evaluations.items():
+        block[source] = source_scores(metrics)
+    real = data.point(REAL, REAL)
+    if real is None:
+        return block
+    chance = stats.chance_macro_f1(data.gold, data.n_labels)
+    block["chance_macro_f1"] = rounded(chance)
+    block["real_lift"] = rounded(block[REAL]["macro_f1"] - chance)
+    top = params.generate.per_class
+    real_per_label = real_size_per_label(data)
+    for source in gap_sources(params.sources):
+        headline = data.point(source, source if parse_mix(source) else f"{source}@{top}")
+        if headline is None:
+            continue
+        block[gap_key(source)] = estimate_block(stats.difference_interval(data.gold, real, headline, data.n_labels,
+                                                                          **options))
+        block[gap_key(source, "accuracy")] = estimate_block(
+            stats.difference_interval(data.gold, real, headline, data.n_labels, metric="accuracy", **options))
+        if parse_mix(source):
+            continue
+        matched = data.point(source, f"real@{top}")
+        block[f"fair_gap_{source}"] = estimate_block(
+            stats.difference_interval(data.gold, matched, headline, data.n_labels, **options))
+        block[f"share_{source}"] = estimate_block(
+            stats.recovered_share_interval(data.gold, headline, real, data.n_labels, **options))
+        block[f"exchange_{source}"] = exchange_block(params, data, source, real, real_per_label, options)
+    block["verdict"] = verdict.decide(block, settings_of(params), mixes_of(params), params.compare.verdict)
+    return block
 
 
-def build_task_blocks(params: Params, evaluations: dict[str, dict[str, dict]]) -> dict[str, dict]:
-    return {task: task_block(load_card(task).subjectivity.level, evaluations[task], params.sources)
-            for task in params.tasks if task in evaluations}
+def real_size_per_label(data: TaskData) -> float:
+    """All real training data as a point on the per-label size axis: its size over the label count."""
+    n_train = read_json(paths.metrics_file("train", data.task, REAL))["units"]
+    first = next(iter(n_train.values()))
+    return first["n_train"] / data.n_labels
+
+
+def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarray, real_per_label: float,
+                   options: dict) -> dict:
+    """Real examples per label that synthetic data at its largest size is worth, and the reverse."""
+    sizes = params.curve_sizes()
+    real_curve = {n: data.point(setting, f"real@{n}") for n in sizes}
+    real_curve = {n: preds for n, preds in real_curve.items() if preds is not None}
+    if real_per_label > sizes[-1]:
+        real_curve[real_per_label] = real
+    syn_curve = {n: data.point(setting, f"{setting}@{n}") for n in sizes}
+    syn_curve = {n: preds for n, preds in syn_curve.items() if preds is not None}
+    estimate, flag = stats.exchange_rate_interval(data.gold, real_curve, syn_curve, data.n_labels, **options)
+    block = estimate_block(estimate)
+    block.pop("significant")
+    block.update(censored=flag, synthetic_size=sizes[-1],
+                 synthetic_per_real=rounded(sizes[-1] / estimate.value) if estimate.value else None)
+    # the reverse question: how many synthetic per label match real data at the smallest size?
+    target = float(stats.macro_f1_batch(data.gold, real_curve[sizes[0]], data.n_labels).mean())
+    syn_scores = [(n, float(stats.macro_f1_batch(data.gold, preds, data.n_labels).mean()))
+                  for n, preds in sorted(syn_curve.items())]
+    needed, needed_flag = stats.synthetic_needed(target, syn_scores)
+    block.update(real_reference=sizes[0], synthetic_needed=rounded(needed), synthetic_needed_censored=needed_flag)
+    return block
+
+
+def curve_rows(params: Params, data: TaskData) -> list[dict]:
+    """Learning-curve points from the evaluate metrics: every size of every setting and of real@n."""
+    rows = []
+    for source in settings_of(params):
+        points = data.evaluations.get(source, {}).get("points", {})
+        for point, block in points.items():
+            name, _, size = point.partition("@")
+            label = source if name == source else f"real (matched to {source})"
+            rows.append({"source": label, "size": int(size), "macro_f1": block["macro_f1"],
+                         "low": block["macro_f1_low"], "high": block["macro_f1_high"]})
+    real = data.evaluations.get(REAL)
+    if real:
+        rows.append({"source": "real (all)", "size": round(real_size_per_label(data), 1),
+                     "macro_f1": real["macro_f1"], "low": real["macro_f1_low"], "high": real["macro_f1_high"]})
+    return sorted(rows, key=lambda row: (row["source"], row["size"]))
 
 
 # --- aggregates -----------------------------------------------------------------------------------
 
-def aggregate(blocks: Sequence[dict], sources: Sequence[str]) -> dict:
-    """Means over tasks of each source's scores and of each gap (flat keys for dvc exp show)."""
+def value_of(block: dict, key: str) -> float | None:
+    entry = block.get(key)
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+def aggregate(blocks: Sequence[dict], params: Params) -> dict:
+    """Means over tasks of scores, gaps, shares and exchange rates (flat keys for dvc exp show)."""
     result: dict = {"n_tasks": len(blocks)}
-    for source in sources:
-        for metric in METRICS:
+    for source in params.sources:
+        for metric in ("macro_f1", "accuracy"):
             result[f"{source}_{metric}"] = rounded(mean([b[source][metric] for b in blocks if source in b]))
-    for source in gap_sources(sources):
-        for metric in METRICS:
-            key = gap_key(source, metric)
-            result[key] = rounded(mean([b.get(key) for b in blocks]))
+    for source in gap_sources(params.sources):
+        result[gap_key(source)] = rounded(mean([value_of(b, gap_key(source)) for b in blocks]))
+    for setting in settings_of(params):
+        for key in (f"fair_gap_{setting}", f"share_{setting}", f"exchange_{setting}"):
+            result[key] = rounded(mean([value_of(b, key) for b in blocks]))
     return result
 
 
-def by_level(task_blocks: dict[str, dict], sources: Sequence[str]) -> dict[str, dict]:
+def by_level(task_blocks: dict[str, dict], params: Params) -> dict[str, dict]:
     levels = sorted({block["level"] for block in task_blocks.values()})
-    return {f"level_{level}": aggregate([b for b in task_blocks.values() if b["level"] == level], sources)
+    return {f"level_{level}": aggregate([b for b in task_blocks.values() if b["level"] == level], params)
             for level in levels}
 
 
-def correlation(levels: Sequence[float], gaps: Sequence[float | None]) -> dict:
-    """Spearman and Kendall correlation of gap with level over the tasks that have a gap."""
-    from scipy import stats
-
-    pairs = [(level, gap) for level, gap in zip(levels, gaps, strict=True) if gap is not None]
-    result = {"n": len(pairs), "spearman": None, "spearman_p": None, "kendall": None, "kendall_p": None}
-    if len(pairs) < 3 or len({p[0] for p in pairs}) < 2 or len({p[1] for p in pairs}) < 2:
-        return result    # undefined: too few tasks, or constant levels or gaps
-    xs, ys = zip(*pairs)
-    spearman = stats.spearmanr(xs, ys)
-    kendall = stats.kendalltau(xs, ys)
-    result.update(spearman=rounded(spearman.statistic), spearman_p=rounded(spearman.pvalue),
-                  kendall=rounded(kendall.statistic), kendall_p=rounded(kendall.pvalue))
+def correlations(task_blocks: dict[str, dict], params: Params, levels: dict[str, int] | None = None) -> dict:
+    """Permutation tests, task as the unit, of each setting's gap and unrecovered share against level."""
+    tasks = [task for task in task_blocks if levels is None or task in levels]
+    x = [levels[task] if levels else task_blocks[task]["level"] for task in tasks]
+    result = {}
+    for source in gap_sources(params.sources):
+        result[gap_key(source)] = correlation_block(x, [value_of(task_blocks[t], gap_key(source)) for t in tasks])
+    for setting in settings_of(params):
+        unrecovered = [None if value_of(task_blocks[t], f"share_{setting}") is None
+                       else 1 - value_of(task_blocks[t], f"share_{setting}") for t in tasks]
+        result[f"unrecovered_{setting}"] = correlation_block(x, unrecovered)
     return result
 
 
-def gap_correlations(task_blocks: dict[str, dict], sources: Sequence[str],
-                     levels: dict[str, int] | None = None) -> dict[str, dict]:
-    """One correlation block per gap (Macro-F1 and accuracy), against card levels or given levels."""
-    tasks = [task for task in task_blocks if levels is None or task in levels]
-    task_levels = [levels[task] if levels else task_blocks[task]["level"] for task in tasks]
-    return {gap_key(source, metric): correlation(task_levels, [task_blocks[t].get(gap_key(source, metric)) for t in tasks])
-            for source in gap_sources(sources) for metric in METRICS}
+def correlation_block(x: Sequence[float], y: Sequence[float | None]) -> dict:
+    test = stats.correlation_test(x, [math.nan if v is None else v for v in y])
+    return {"spearman": rounded(test["rho"]), "p": rounded(test["p"]), "n": test["n"], "method": test["method"]}
 
 
+# --- the study's findings -------------------------------------------------------------------------
+
+def pooled(estimates: Sequence[dict], confidence: float) -> dict | None:
+    """Mean over tasks of per-task estimates, treating tasks as independent: se = sqrt(sum se^2) / T."""
+    present = [e for e in estimates if e and e.get("value") is not None and e.get("se") is not None]
+    if not present:
+        return None
+    from scipy.stats import norm
+
+    value = sum(e["value"] for e in present) / len(present)
+    se = math.sqrt(sum(e["se"] ** 2 for e in present)) / len(present)
+    z = norm.ppf(0.5 + confidence / 2)
+    return {"value": rounded(value), "low": rounded(value - z * se), "high": rounded(value + z * se),
+            "n_tasks": len(present)}
+
+
+def findings(params: Params, datas: dict[str, TaskData], task_blocks: dict[str, dict], corr: dict,
+             agreement: dict) -> dict:
+    """Whether this run reproduces each of the study's three findings, with the statistic behind it."""
+    options = interval_options(params)
+    top = params.generate.per_class
+    order = {}
+    if REAL in params.sources and {"zero_shot", "few_shot"} <= set(params.sources):
+        real_vs_few, few_vs_zero = [], []
+        for task, data in datas.items():
+            real, few, zero = (data.point(REAL, REAL), data.point("few_shot", f"few_shot@{top}"),
+                               data.point("zero_shot", f"zero_shot@{top}"))
+            if real is None or few is None or zero is None:
+                continue
+            real_vs_few.append(stats.difference_interval(data.gold, real, few, data.n_labels, **options).as_dict())
+            few_vs_zero.append(stats.difference_interval(data.gold, few, zero, data.n_labels, **options).as_dict())
+        a, b = pooled(real_vs_few, params.compare.confidence), pooled(few_vs_zero, params.compare.confidence)
+        holds = [x is not None and x["low"] is not None and x["low"] > 0 for x in (a, b)]
+        order = {"statement": "real > few-shot > zero-shot (mean Macro-F1 difference over tasks)",
+                 "real_minus_few_shot": a, "few_shot_minus_zero_shot": b,
+                 "status": "reproduced" if all(holds) else "partly reproduced" if any(holds) else "not reproduced"}
+    subjectivity = {}
+    setting = "zero_shot" if "zero_shot" in settings_of(params) else next(iter(settings_of(params)), None)
+    if setting:
+        test = corr.get(f"unrecovered_{setting}", {})
+        alpha = 1 - params.compare.confidence
+        status = ("not testable" if test.get("spearman") is None else
+                  "reproduced" if test["spearman"] > 0 and test["p"] < alpha else "not reproduced")
+        subjectivity = {"statement": f"the gap grows with subjectivity ({setting}: unrecovered share vs level)",
+                        **test, "status": status}
+    return {"order": order, "subjectivity": subjectivity, "agreement": agreement}
 # --- instance level -------------------------------------------------------------------------------
 
-def instance_analysis(params: Params, tasks: Sequence[str]) -> tuple[dict[str, list[dict]], dict[str, dict]]:
-    """Curves per task with votes, and per source the rise of each metric from lowest to highest gamma."""
+def instance_analysis(params: Params, datas: dict[str, TaskData]) -> tuple[dict[str, list[dict]], dict, dict]:
+    """Agreement curves per task with votes, each source's gain from lowest to highest gamma, and the
+    third finding: is the synthetic-trained model's gain steeper than the real-trained one's?"""
     curves: dict[str, list[dict]] = {}
     gains: dict[str, dict] = {}
-    for task in tasks:
-        rows = instance.task_curves(task, params.sources, params.analyze.gammas)
-        if rows is None:
+    steeper: dict[str, dict] = {}
+    top = params.generate.per_class
+    for task, data in datas.items():
+        if data.agreement is None:
             continue
+        rows = []
+        headlines = {source: data.point(source, source if source == REAL or parse_mix(source) else f"{source}@{top}")
+                     for source in params.sources}
+        for source, preds in headlines.items():
+            if preds is not None:
+                rows += [{"source": source, **point}
+                         for point in instance.curve(data.gold, data.agreement, preds, data.n_labels,
+                                                     params.analyze.gammas)]
         curves[task] = [{key: rounded(value) if isinstance(value, float) else value for key, value in row.items()}
                         for row in rows]
-        gains[task] = {source: _gain_block(curves[task], source)
-                       for source in dict.fromkeys(row["source"] for row in rows)}
-    return curves, gains
+        gains[task] = {source: _gain_block(curves[task], source) for source in dict.fromkeys(r["source"] for r in rows)}
+        gammas = instance.gain_gammas(data.agreement, params.analyze.gammas)
+        if gammas is None or headlines.get(REAL) is None:
+            continue
+        for setting in settings_of(params):
+            if headlines.get(setting) is not None:
+                estimate = instance.steeper_interval(data.gold, data.agreement, headlines[setting], headlines[REAL],
+                                                     gammas, **interval_options(params))
+                steeper.setdefault(setting, {})[task] = {**estimate_block(estimate), "gammas": list(gammas)}
+    return curves, gains, steeper
+
+
+def agreement_finding(params: Params, gains: dict, steeper: dict) -> dict:
+    """Accuracy rises with agreement for every source, more steeply for synthetic-trained models."""
+    if not gains:
+        return {"statement": "accuracy rises with annotator agreement", "status": "not testable",
+                "why": "no task in this run has per-item annotator votes"}
+    rises = [block["accuracy_gain"] for task in gains.values() for block in task.values()
+             if block["accuracy_gain"] is not None]
+    per_setting = {setting: pooled(list(tasks.values()), params.compare.confidence)
+                   for setting, tasks in steeper.items()}
+    rising = bool(rises) and all(value > 0 for value in rises)
+    steeper_holds = [b is not None and b["low"] is not None and b["low"] > 0 for b in per_setting.values()]
+    status = ("reproduced" if rising and steeper_holds and all(steeper_holds) else
+              "partly reproduced" if rising or any(steeper_holds) else "not reproduced")
+    return {"statement": "accuracy rises with annotator agreement, more steeply for synthetic-trained models",
+            "sources_rising": sum(value > 0 for value in rises), "sources": len(rises),
+            "steeper_than_real": per_setting, "per_task": steeper, "status": status}
 
 
 def _gain_block(rows: list[dict], source: str) -> dict:
@@ -203,59 +406,80 @@ def bradley_terry_block(params: Params, task_blocks: dict[str, dict]) -> dict | 
     compared = [task for task in tasks if tasks[task]["card_level"] is not None]
     return {"file": str(path), "n_comparisons": result.n_comparisons, "n_judges": result.n_judges,
             "converged": result.converged, "tasks": tasks,
-            "agreement_with_cards": correlation([tasks[t]["card_level"] for t in compared],
-                                                [float(tasks[t]["level"]) for t in compared]),
-            "correlation": gap_correlations({t: task_blocks[t] for t in compared}, params.sources,
-                                            {t: tasks[t]["level"] for t in compared})}
+            "agreement_with_cards": correlation_block([tasks[t]["card_level"] for t in compared],
+                                                      [float(tasks[t]["level"]) for t in compared]),
+            "correlation": correlations({t: task_blocks[t] for t in compared}, params,
+                                        {t: tasks[t]["level"] for t in compared})}
 
 
 # --- outputs --------------------------------------------------------------------------------------
 
 def gap_rows(task_blocks: dict[str, dict], sources: Sequence[str]) -> list[dict]:
-    rows = [{"task": task, "level": block["level"], "source": source, "gap": block.get(gap_key(source))}
+    rows = [{"task": task, "level": block["level"], "source": source, "gap": value_of(block, gap_key(source))}
             for task, block in task_blocks.items() for source in gap_sources(sources)]
     return sorted((row for row in rows if row["gap"] is not None),
                   key=lambda row: (row["level"], row["task"], row["source"]))
 
 
-def build_summary(params: Params) -> tuple[dict, dict[str, list[dict]], list[dict]]:
-    """Everything analyze writes, computed in memory: (summary, instance curves, gap rows)."""
-    evaluations, missing = load_evaluations(params)
-    task_blocks = build_task_blocks(params, evaluations)
-    curves, gains = instance_analysis(params, list(task_blocks))
+@dataclass
+class Analysis:
+    summary: dict
+    instance_curves: dict[str, list[dict]]
+    learning_curves: dict[str, list[dict]]
+    gap_rows: list[dict]
+
+
+def build_summary(params: Params) -> Analysis:
+    """Everything analyze writes, computed in memory."""
+    datas = {task: data for task in params.tasks if (data := load_task(params, task)) is not None}
+    missing = [f"{task}/{source}" for task in params.tasks for source in params.sources
+               if task not in datas or source not in datas[task].evaluations]
+    if not datas:
+        raise SynthclfError("no evaluation metrics under metrics/evaluate/; run `dvc repro evaluate` "
+                            "(or synthclf train/evaluate --task T --source S) first")
+    task_blocks = {task: task_block(params, data) for task, data in datas.items()}
+    curves, gains, steeper = instance_analysis(params, datas)
+    corr = correlations(task_blocks, params)
     summary: dict = {
         "gap_metric": "macro_f1",
+        "confidence": params.compare.confidence,
         "n_tasks": len(task_blocks),
         "tasks": task_blocks,
-        "by_level": by_level(task_blocks, params.sources),
-        "overall": aggregate(list(task_blocks.values()), params.sources),
-        "correlation": gap_correlations(task_blocks, params.sources),
+        "by_level": by_level(task_blocks, params),
+        "overall": aggregate(list(task_blocks.values()), params),
+        "correlation": corr,
         "instance": gains,
+        "findings": findings(params, datas, task_blocks, corr, agreement_finding(params, gains, steeper)),
+        "verdicts": {task: block["verdict"]["decision"] for task, block in task_blocks.items() if "verdict" in block},
     }
     if missing:
         summary["missing"] = ", ".join(missing)
     bt = bradley_terry_block(params, task_blocks)
     if bt is not None:
         summary["bradley_terry"] = bt
-    return summary, curves, gap_rows(task_blocks, params.sources)
+    learning = {task: curve_rows(params, data) for task, data in datas.items()}
+    return Analysis(summary, curves, learning, gap_rows(task_blocks, params.sources))
 
 
-def write_instance_plots(curves: dict[str, list[dict]]) -> None:
-    """One file per task with votes; files of tasks no longer analysed are removed."""
-    directory = instance_plots_dir()
+def write_plot_files(directory: Path, per_task: dict[str, list[dict]]) -> None:
+    """One file per task; files of tasks no longer analysed are removed."""
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.json"):
-        if stale.stem not in curves:
+        if stale.stem not in per_task:
             stale.unlink()
-    for task, rows in curves.items():
-        write_json(instance_plot_file(task), rows)
+    for task, rows in per_task.items():
+        write_json(directory / f"{task}.json", rows)
 
 
 def run(params: Params) -> dict:
-    summary, curves, rows = build_summary(params)
-    if "missing" in summary:
-        print(f"analyze: no evaluation metrics for {summary['missing']}; they are left out", file=sys.stderr)
-    write_instance_plots(curves)
-    write_json(gap_plot_file(), rows)
-    write_json(paths.summary_metrics(), summary)
-    return summary
+    analysis = build_summary(params)
+    if "missing" in analysis.summary:
+        print(f"analyze: no evaluation metrics for {analysis.summary['missing']}; they are left out", file=sys.stderr)
+    write_plot_files(instance_plots_dir(), analysis.instance_curves)
+    write_plot_files(curves_plots_dir(), analysis.learning_curves)
+    write_json(gap_plot_file(), analysis.gap_rows)
+    write_json(paths.summary_metrics(), analysis.summary)
+    for task, block in analysis.summary["tasks"].items():
+        if "verdict" in block:
+            print(f"{task}: {block['verdict']['text']}")
+    return analysis.summary

@@ -1,7 +1,9 @@
 """`synthclf generate --task T --setting S`: synthetic training data for one task and setting.
 
 Reads the task card and (few-shot) the pool, generates `generate.per_class` valid texts per label
-with the configured LLM, writes data/synthetic/<task>/<setting>.jsonl and
+with the configured LLM, once per replicate (`generate.replicates`: independent samples of the
+generator, each with its own seed, so downstream intervals include the variance of generation),
+writes data/synthetic/<task>/<setting>.jsonl (every record carries its `replicate`) and
 metrics/generate/<task>/<setting>.json (both atomically).
 
 Falling short is not an error: when a label's attempt budget (max_attempts_factor * per_class) or
@@ -123,8 +125,8 @@ def sampling_for(llm: LLMParams) -> Any:
 class Progress:
     """One tqdm bar per task and setting: kept records, rate, ETA; calls and cache hits as postfix."""
 
-    def __init__(self, task: str, setting: str, total: int, stats: CallStats) -> None:
-        self.bar = tqdm(total=total, desc=f"generate {task}/{setting}", unit="text", file=sys.stderr,
+    def __init__(self, what: str, total: int, stats: CallStats) -> None:
+        self.bar = tqdm(total=total, desc=f"generate {what}", unit="text", file=sys.stderr,
                         dynamic_ncols=True, mininterval=0.5)
         self.stats = stats
         self.postfix_at = 0.0
@@ -153,37 +155,53 @@ def build_filters(card: TaskCard, gen: GenerationParams, pool: dict[str, list[st
 
 
 async def _generate(params: Params, task: str, setting: str, card: TaskCard, cache: ResponseCache,
-                    stack: contextlib.ExitStack, stats: CallStats, accounting: Accounting) -> tuple[Outcome, str]:
+                    stack: contextlib.ExitStack, stats: CallStats, accounting: Accounting) -> tuple[list[Outcome], str]:
+    """Every replicate of one task and setting, one after the other, through one endpoint (one server start)."""
     llm, gen = params.llm, params.generate
     pool = pool_by_label(task, card, gen, setting)
-    builder = PromptBuilder(task=task, setting=setting, style=prompt_style(llm), context_prompt=card.context_prompt,
-                            text_kind=card.text_kind, labels=card.labels, max_words=card.max_words,
-                            pool_by_label=pool, few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
-                            seed=gen.seed)
     endpoint = Endpoint(llm, stack, stats, gen.seed)
-    progress = Progress(task, setting, gen.per_class * len(card.labels), stats)
-    engine = Engine(builder=builder, get_client=endpoint.get, sampling=sampling_for(llm), model=llm.model,
-                    cache=cache, accounting=accounting, filters=build_filters(card, gen, pool),
-                    per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
-                    concurrency=llm.concurrency, on_progress=progress)
+    outcomes, prompt_id = [], ""
     try:
-        return await engine.run(), builder.prompt_id
+        for replicate in range(gen.replicates):
+            # A replicate is a fresh sample of the generator: its own seed, so its own cache keys.
+            builder = PromptBuilder(task=task, setting=setting, style=prompt_style(llm),
+                                    context_prompt=card.context_prompt, text_kind=card.text_kind,
+                                    labels=card.labels, max_words=card.max_words, pool_by_label=pool,
+                                    few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
+                                    seed=replicate_seed(gen, replicate))
+            progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), stats)
+            engine = Engine(builder=builder, get_client=endpoint.get, sampling=sampling_for(llm), model=llm.model,
+                            cache=cache, accounting=accounting, filters=build_filters(card, gen, pool),
+                            per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
+                            concurrency=llm.concurrency, on_progress=progress)
+            try:
+                    outcomes.append(await engine.run())
+            finally:
+                progress.close()
+            prompt_id = builder.prompt_id
+            if outcomes[-1].stop_reason:  # the money budget is spent: no further replicate
+                break
     finally:
-        progress.close()
         await endpoint.close()
+    return outcomes, prompt_id
 
 
-def to_record(task: str, setting: str, llm: LLMParams, sample: Any) -> dict[str, Any]:
+def replicate_seed(gen: GenerationParams, replicate: int) -> int:
+    """Replicate 0 keeps generate.seed (and so every response cached before replicates existed)."""
+    return gen.seed + replicate
+
+
+def to_record(task: str, setting: str, llm: LLMParams, replicate: int, sample: Any) -> dict[str, Any]:
     return {
-        "id": f"{task}-{setting}-{sample.label}-{sample.sample_index}",
-        "task": task, "text": sample.text, "label": sample.label, "source": setting,
+        "id": f"{task}-{setting}-r{replicate}-{sample.label}-{sample.sample_index}",
+        "task": task, "text": sample.text, "label": sample.label, "source": setting, "replicate": replicate,
         "model": llm.model, "prompt_id": sample.prompt.prompt_id, "sample_index": sample.sample_index,
         "seed": sample.seed, "temperature": llm.temperature,
         "tokens": {"prompt": sample.response.prompt_tokens, "completion": sample.response.completion_tokens},
     }
 
 
-def metrics(params: Params, task: str, setting: str, outcome: Outcome | None, prompt_id: str,
+def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | None, prompt_id: str,
             stats: CallStats, accounting: Accounting, wall_s: float, status: str) -> dict[str, Any]:
     llm, gen = params.llm, params.generate
     kept_total = sum(tally.kept for tally in accounting.labels.values())
@@ -192,11 +210,13 @@ def metrics(params: Params, task: str, setting: str, outcome: Outcome | None, pr
     return {
         "task": task, "setting": setting, "status": status, "model": llm.model,
         "backend": "llama_cpp" if uses_llama_cpp(llm) else "openai", "prompt_style": prompt_style(llm),
-        "prompt_id": prompt_id, "per_class": gen.per_class,
+        "prompt_id": prompt_id, "per_class": gen.per_class, "replicates": len(outcomes or []),
+        "kept_per_replicate": [sum(len(samples) for samples in outcome.kept.values()) for outcome in outcomes or []],
         "labels": {label: {"kept": tally.kept, "attempts": tally.attempts, "rejected": dict(sorted(tally.rejected.items()))}
                    for label, tally in accounting.labels.items()},
         "kept": kept_total, "attempts": attempts,
-        "complete": all(tally.kept >= gen.per_class for tally in accounting.labels.values()),
+        "complete": bool(outcomes) and all(len(samples) >= gen.per_class
+                                           for outcome in outcomes for samples in outcome.kept.values()),
         "rejected": dict(sorted(accounting.rejected_total().items())),
         "calls": stats.calls, "http_requests": stats.attempts, "retries": stats.retries,
         "errors": dict(sorted(stats.errors.items())),
@@ -206,7 +226,7 @@ def metrics(params: Params, task: str, setting: str, outcome: Outcome | None, pr
                    "cached_prompt": accounting.cached_prompt_tokens,
                    "cached_completion": accounting.cached_completion_tokens},
         "cost_usd": round(accounting.cost_usd, 6), "budget_usd": gen.budget_usd,
-        "budget_exhausted": bool(outcome and outcome.stop_reason == "budget"),
+        "budget_exhausted": any(outcome.stop_reason == "budget" for outcome in outcomes or []),
         "wall_time_s": round(wall_s, 3), "kept_per_s": round(kept_total / wall_s, 3) if wall_s > 0 else 0.0,
     }
 
@@ -231,12 +251,12 @@ def run(params: Params, task: str, setting: str) -> None:
     stats = CallStats()
     accounting = Accounting(price=gen.prices.get(llm.model), budget_usd=gen.budget_usd)
     started = time.monotonic()
-    outcome: Outcome | None = None
+    outcomes: list[Outcome] = []
     prompt_id = ""
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(ResponseCache(resolve_cache_path(gen.cache_path)))
         try:
-            outcome, prompt_id = run_async(_generate(params, task, setting, card, cache, stack, stats, accounting))
+            outcomes, prompt_id = run_async(_generate(params, task, setting, card, cache, stack, stats, accounting))
         except BaseException as error:
             if isinstance(error, Interrupted):  # every finished call was committed before it was counted
                 error.detail = f"{stats.calls + accounting.cache_hits} finished calls are cached; rerun to resume"
@@ -247,16 +267,21 @@ def run(params: Params, task: str, setting: str) -> None:
                            metrics(params, task, setting, None, prompt_id, stats, accounting,
                                    time.monotonic() - started, status="failed"))
             raise
-    drop_cross_label_duplicates(outcome.kept, accounting)
-    empty = [label for label, samples in outcome.kept.items() if not samples]
-    status = "failed" if empty else ("budget_exhausted" if outcome.stop_reason else
-                                     "ok" if all(len(s) >= gen.per_class for s in outcome.kept.values()) else "short")
-    result = metrics(params, task, setting, outcome, prompt_id, stats, accounting, time.monotonic() - started, status)
+    for outcome in outcomes:
+        drop_cross_label_duplicates(outcome.kept, accounting)
+    empty = sorted({f"{label} (replicate {r})" for r, outcome in enumerate(outcomes)
+                    for label, samples in outcome.kept.items() if not samples})
+    budget_stop = any(outcome.stop_reason for outcome in outcomes)
+    status = "failed" if empty else ("budget_exhausted" if budget_stop else
+                                     "ok" if all(len(s) >= gen.per_class for o in outcomes for s in o.kept.values())
+                                     else "short")
+    result = metrics(params, task, setting, outcomes, prompt_id, stats, accounting, time.monotonic() - started, status)
     write_json(paths.metrics_file("generate", task, setting), result)
-    print(summary(task, setting, gen.per_class, result), flush=True)
+    print(summary(task, setting, gen.per_class * gen.replicates, result), flush=True)
     if empty:
         raise SynthclfError(f"generate {task}/{setting}: no usable text for label(s) {empty} "
                             f"(rejected: {result['rejected']}); check the model and prompt_style, or raise "
                             "generate.max_attempts_factor / generate.budget_usd")
-    records = [to_record(task, setting, llm, sample) for label in card.labels for sample in outcome.kept[label]]
+    records = [to_record(task, setting, llm, replicate, sample)
+               for replicate, outcome in enumerate(outcomes) for label in card.labels for sample in outcome.kept[label]]
     write_jsonl(paths.synthetic_file(task, setting), records)

@@ -1,8 +1,11 @@
-"""Stage `evaluate`: score every seed's checkpoint of a source on the real test set.
+"""Stage `evaluate`: score every training unit of a source on the real test set.
 
-Writes metrics/evaluate/<task>/<source>.json (Macro-F1 and accuracy as mean and std over seeds,
-per-seed and per-class scores), data/predictions/<task>/<source>.jsonl (one line per test item,
-every seed's prediction, with annotator agreement where raters exist) and a confusion-matrix PNG.
+Reads data/predictions/<task>/<source>.jsonl (written by `train`: one prediction per unit and test
+item). Writes metrics/evaluate/<task>/<source>.json: for every learning-curve point (e.g.
+zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over its replicates
+with a confidence interval that combines a bootstrap over test items with the spread between
+replicates (analysis/statistics.py), the per-unit scores, the headline point's per-class scores, and
+the Macro-F1 of the best constant predictor (chance); plus the headline's confusion-matrix PNG.
 """
 
 from __future__ import annotations
@@ -11,97 +14,140 @@ import statistics
 from pathlib import Path
 
 from synthclf import paths
-from synthclf.config import Params
+from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_write, read_jsonl, write_json, write_jsonl
+from synthclf.records import atomic_write, read_jsonl, write_json
 from synthclf.tasks import load_card
-from synthclf.training.train import TFIDF_FILE, configure_threads
+from synthclf.training.train import TFIDF_FILE, configure_threads, predict_texts
+from synthclf.training.units import point_of
 
-EVAL_BATCH = 128
+METRICS = ("macro_f1", "accuracy")
+
+
+def headline_point(params: Params, source: str) -> str:
+    """The point a source is reported by: all real data, a setting at its largest size, a mix."""
+    if source == paths.REAL or parse_mix(source):
+        return source
+    return f"{source}@{params.generate.per_class}"
 
 
 def run(params: Params, task: str, source: str) -> None:
     card = load_card(task)
-    test = read_jsonl(paths.prepared_split(task, "test"))
-    texts = [r["text"] for r in test]
-    gold = [r["label"] for r in test]
-    predictions = {}
-    for seed in params.train.seeds:
-        checkpoint = paths.model_dir(task, source) / f"seed{seed}"
-        if not checkpoint.exists():
-            raise SynthclfError(f"{checkpoint}: missing; run `synthclf train --task {task} --source {source}`")
-        predictions[str(seed)] = predict(checkpoint, texts, params.train.max_length, params.train.threads)
-    metrics = score(gold, predictions, card.label_names)
+    rows = read_jsonl(paths.predictions_file(task, source))
+    if not rows:
+        raise SynthclfError(f"{paths.predictions_file(task, source)}: empty; rerun `synthclf train --task {task} "
+                            f"--source {source}`")
+    metrics = score_source(rows, card.label_names, headline_point(params, source), params.compare.confidence,
+                           params.compare.bootstrap_resamples, params.seed)
     write_json(paths.metrics_file("evaluate", task, source), metrics)
-    write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
-    plot_confusion(gold, predictions, card.label_names, paths.confusion_plot(task, source), f"{task} / {source}")
-    print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} accuracy {metrics['accuracy']:.4f} "
-          f"over {len(predictions)} seed(s), {len(test)} test items")
+    headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
+    gold = [row["label"] for row in rows]
+    plot_confusion(gold, {unit: [row["pred"][unit] for row in rows] for unit in headline}, card.label_names,
+                   paths.confusion_plot(task, source), f"{task} / {source}")
+    print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} "
+          f"[{metrics['macro_f1_low']:.4f}, {metrics['macro_f1_high']:.4f}] over {metrics['replicates']} "
+          f"replicate(s), {len(rows)} test items")
+
+
+def encoded(rows: list[dict], label_names: list[str]):
+    """Gold labels (n,) and {unit: predictions (n,)} as integer arrays in the card's label order."""
+    import numpy as np
+
+    index = {label: i for i, label in enumerate(label_names)}
+    unknown = sorted({row["label"] for row in rows} - set(index))
+    if unknown:
+        raise SynthclfError(f"test labels {unknown} are not on the task card; rerun prepare")
+    gold = np.array([index[row["label"]] for row in rows])
+    units = {unit: np.array([index[row["pred"][unit]] for row in rows]) for unit in rows[0]["pred"]}
+    return gold, units
+
+
+def point_predictions(units: dict, point: str):
+    """Predictions of every replicate of one curve point, stacked as (replicates, items)."""
+    import numpy as np
+
+    names = sorted((unit for unit in units if point_of(unit) == point), key=lambda u: int(u.rsplit("/r", 1)[1]))
+    return np.stack([units[name] for name in names])
+
+
+def score_source(rows: list[dict], label_names: list[str], headline: str, confidence: float,
+                 resamples: int, seed: int) -> dict:
+    from synthclf.analysis import statistics as stats
+
+    gold, units = encoded(rows, label_names)
+    points = sorted({point_of(unit) for unit in units}, key=_point_order)
+    if headline not in points:
+        raise SynthclfError(f"no predictions for {headline}; rerun train (the curve sizes or per_class changed?)")
+    per_point = {}
+    for point in points:
+        preds = point_predictions(units, point)
+        block: dict = {"replicates": int(preds.shape[0]), "size": _size_of(point)}
+        for metric in METRICS:
+            estimate = stats.score_interval(gold, preds, len(label_names), metric=metric, confidence=confidence,
+                                            n_resamples=resamples, seed=seed)
+            block.update({metric: estimate.value, f"{metric}_low": estimate.low, f"{metric}_high": estimate.high})
+            per_replicate = [_unit_score(gold, row, len(label_names), metric) for row in preds]
+            block[f"{metric}_std"] = statistics.stdev(per_replicate) if len(per_replicate) > 1 else 0.0
+        per_point[point] = _rounded(block)
+    top = per_point[headline]
+    return {
+        "headline": headline, "n_test": int(len(gold)), "replicates": top["replicates"],
+        **{key: top[key] for metric in METRICS for key in (metric, f"{metric}_low", f"{metric}_high", f"{metric}_std")},
+        "chance_macro_f1": round(stats.chance_macro_f1(gold, len(label_names)), 6),
+        "points": per_point,
+        "units": {unit: {metric: round(_unit_score(gold, pred, len(label_names), metric), 6) for metric in METRICS}
+                  for unit, pred in sorted(units.items())},
+        "per_class": per_class_scores([label_names[i] for i in gold],
+                                      [[label_names[i] for i in row] for row in point_predictions(units, headline)],
+                                      label_names),
+    }
+
+
+def _unit_score(gold, pred, n_labels: int, metric: str) -> float:
+    from synthclf.analysis import statistics as stats
+
+    batch = stats.macro_f1_batch(gold, pred, n_labels) if metric == "macro_f1" else stats.accuracy_batch(gold, pred)
+    return float(batch)
+
+
+def _size_of(point: str) -> int | None:
+    _, at, size = point.partition("@")
+    return int(size) if at else None
+
+
+def _point_order(point: str) -> tuple:
+    return (point.partition("@")[0], _size_of(point) or 0)
+
+
+def _rounded(block: dict) -> dict:
+    return {key: round(value, 6) if isinstance(value, float) else value for key, value in block.items()}
+
+
+def per_class_scores(gold: list[str], predictions: list[list[str]], label_names: list[str]) -> dict:
+    """Precision, recall and F1 per label, pooled over the replicates of one point."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    pooled_pred = [label for pred in predictions for label in pred]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold * len(predictions), pooled_pred, labels=label_names, zero_division=0)
+    return {label: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
+                    "f1": round(float(f1[i]), 4), "support": int(support[i]) // len(predictions)}
+            for i, label in enumerate(label_names)}
 
 
 def predict(checkpoint: Path, texts: list[str], max_length: int, threads: int = 0) -> list[str]:
-    """Predicted label names, from a transformers checkpoint or the TF-IDF baseline.
-
-    Texts are truncated at the training max_length (what the model was trained to read) and
-    batched in length order, so a batch pads to a similar length instead of its longest outlier.
-    """
+    """Predicted label names from a saved checkpoint (transformers or the TF-IDF baseline)."""
     if (checkpoint / TFIDF_FILE).exists():
         import joblib
 
         bundle = joblib.load(checkpoint / TFIDF_FILE)
         return [bundle["label_names"][i] for i in bundle["pipeline"].predict(texts)]
-    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     configure_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    labels: list[str] = [""] * len(texts)
-    with torch.inference_mode():
-        for start in range(0, len(order), EVAL_BATCH):
-            chunk = order[start:start + EVAL_BATCH]
-            batch = tokenizer([texts[i] for i in chunk], truncation=True, padding=True,
-                              max_length=max_length, return_tensors="pt")
-            for i, label_id in zip(chunk, model(**batch).logits.argmax(dim=-1).tolist()):
-                labels[i] = model.config.id2label[label_id]
-    return labels
-
-
-def score(gold: list[str], predictions: dict[str, list[str]], label_names: list[str]) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
-    per_seed = {seed: {"macro_f1": round(f1_score(gold, pred, labels=label_names, average="macro", zero_division=0), 4),
-                       "accuracy": round(accuracy_score(gold, pred), 4)}
-                for seed, pred in predictions.items()}
-    f1s = [s["macro_f1"] for s in per_seed.values()]
-    accs = [s["accuracy"] for s in per_seed.values()]
-    pooled_pred = [p for pred in predictions.values() for p in pred]
-    pooled_gold = gold * len(predictions)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        pooled_gold, pooled_pred, labels=label_names, zero_division=0)
-    per_class = {label: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-                         "f1": round(float(f1[i]), 4), "support": int(support[i]) // len(predictions)}
-                 for i, label in enumerate(label_names)}
-    return {"macro_f1": round(statistics.fmean(f1s), 4), "macro_f1_std": round(_std(f1s), 4),
-            "accuracy": round(statistics.fmean(accs), 4), "accuracy_std": round(_std(accs), 4),
-            "n_test": len(gold), "seeds": [int(s) for s in predictions], "per_seed": per_seed,
-            "per_class": per_class}
-
-
-def _std(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def prediction_rows(test: list[dict], predictions: dict[str, list[str]]) -> list[dict]:
-    rows = []
-    for i, record in enumerate(test):
-        row = {"id": record["id"], "label": record["label"], "pred": {s: p[i] for s, p in predictions.items()}}
-        for key in ("agreement", "n_annotators"):
-            if key in record:
-                row[key] = record[key]
-        rows.append(row)
-    return rows
+    return predict_texts(model, tokenizer, texts, max_length)
 
 
 def plot_confusion(gold, predictions, label_names, path: Path, title: str) -> None:

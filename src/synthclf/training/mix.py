@@ -1,9 +1,9 @@
 """Stage `mix`: a training set of validated synthetic data plus a few validated real examples.
 
-A mix {setting: few_shot, real: 100} (source name few_shot+real100) = every validated
-few-shot record plus 100 real training records drawn
-stratified by label with the run's seed; written to data/validated/<task>/<mix>.jsonl so `train`
-treats it like any other source.
+A mix {setting: few_shot, real: 100} (source name few_shot+real100) = every validated few-shot
+record of a generation replicate plus 100 real training records drawn stratified by label, a fresh
+draw per replicate (seed + replicate); written to data/validated/<task>/<mix>.jsonl with each
+record's `replicate`, so `train` fits one model per replicate like any other source.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from synthclf import paths
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl, write_jsonl
+from synthclf.training.units import by_replicate
 
 
 def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
@@ -37,7 +38,10 @@ def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
 
 def run(params: Params, task: str, source: str) -> None:
     mix = params.mix(source)
-    synthetic = read_jsonl(paths.validated_file(task, mix.setting))
-    real = draw_stratified(read_jsonl(paths.validated_file(task, "real")), mix.real, params.seed)
-    count = write_jsonl(paths.validated_file(task, source), synthetic + real)
-    print(f"mix {task}/{source}: {len(synthetic)} {mix.setting} + {len(real)} real = {count} records")
+    real = read_jsonl(paths.validated_file(task, "real"))
+    records = []
+    for replicate, synthetic in by_replicate(read_jsonl(paths.validated_file(task, mix.setting))).items():
+        drawn = draw_stratified(list(real), mix.real, params.seed + replicate)
+        records += synthetic + [{**record, "replicate": replicate} for record in drawn]
+    count = write_jsonl(paths.validated_file(task, source), records)
+    print(f"mix {task}/{source}: {mix.setting} + {mix.real} real per replicate = {count} records")

@@ -1,13 +1,21 @@
-"""Stage `train`: fine-tune a classifier on one training source, once per seed.
+"""Stage `train`: fit one source's training units and predict the real test set with each.
 
-Reads data/validated/<task>/<source>.jsonl; writes models/<task>/<source>/seed<k>/ (Hugging Face
-`save_pretrained` directories in safetensors, loadable by `transformers.pipeline`) and
-metrics/train/<task>/<source>.json. The loop is plain torch (no Trainer) so its overhead stays
-measurable against a bare forward+backward loop (benchmarks/train_throughput.py).
+Reads data/validated/<task>/<source>.jsonl (and, for the size-matched comparisons, validated real
+data) and the real test split; writes models/<task>/<source>/ (Hugging Face `save_pretrained`
+directories in safetensors, loadable by `transformers.pipeline`: one per seed for real data, one per
+generation replicate at the largest size for synthetic data and mixes), the test-set predictions of
+every unit in data/predictions/<task>/<source>.jsonl, and metrics/train/<task>/<source>.json.
+The units are described in training/units.py. Learning-curve points keep no checkpoint: their
+predictions are what the comparison needs, and a checkpoint per point would cost ~90 MB each.
+
+The loop is plain torch (no Trainer) so its overhead stays measurable against a bare
+forward+backward loop (benchmarks/train_throughput.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import random
@@ -18,28 +26,93 @@ from synthclf import paths
 from synthclf.assets import resolve_encoder
 from synthclf.config import Params, TrainParams
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_directory, read_jsonl, write_json
+from synthclf.records import atomic_directory, atomic_write, read_jsonl, write_json, write_jsonl
 from synthclf.tasks import load_card
+from synthclf.training.units import Unit, units_for
 
 TFIDF_FILE = "tfidf_logreg.joblib"
+EVAL_BATCH = 128
+# Predictions of units that keep no checkpoint, by content: the size-matched real units of the
+# zero-shot and few-shot stages are usually identical and are then fitted once.
+UNIT_CACHE = Path(".synthclf_cache/units")
 
 
 def run(params: Params, task: str, source: str) -> None:
     card = load_card(task)
-    records = read_jsonl(paths.validated_file(task, source))
-    texts, labels = training_examples(records, card.label_names, f"{task}/{source}")
-    per_seed = {}
+    test = read_jsonl(paths.prepared_split(task, "test"))
+    test_texts = [record["text"] for record in test]
+    units = units_for(params, task, source)
+    predictions: dict[str, list[str]] = {}
+    per_unit = {}
     with atomic_directory(paths.model_dir(task, source)) as staging:
-        for seed in params.train.seeds:
-            out = staging / f"seed{seed}"
-            if params.train.backend == "tfidf_logreg":
-                per_seed[str(seed)] = train_tfidf(texts, labels, card.label_names, seed, out)
-            else:
-                per_seed[str(seed)] = train_transformer(texts, labels, card.label_names, params.train, seed, out,
-                                                        desc=f"train {task}/{source} seed {seed}")
+        for position, unit in enumerate(units, start=1):
+            desc = f"train {task}/{source} {unit.name} ({position}/{len(units)})"
+            predictions[unit.name], per_unit[unit.name] = fit_and_predict(unit, card.label_names, params.train,
+                                                                          test_texts, staging, desc)
+    write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
     write_json(paths.metrics_file("train", task, source),
-               {"backend": params.train.backend, "encoder": params.train.encoder, "n_train": len(texts),
-                "per_seed": per_seed})
+               {"backend": params.train.backend, "encoder": params.train.encoder, "units": per_unit,
+                "train_seconds": round(sum(u.get("train_seconds", 0.0) for u in per_unit.values()), 2)})
+
+
+def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test_texts: list[str],
+                    staging: Path, desc: str) -> tuple[list[str], dict]:
+    """Fit one unit and predict the test texts; a unit that keeps no checkpoint may come from the cache."""
+    texts, labels = training_examples(list(unit.records), label_names, unit.name)
+    counts = {label: labels.count(i) for i, label in enumerate(label_names)}
+    key = None if unit.keep_as else unit_key(texts, labels, label_names, train, unit.seed, test_texts)
+    cached = read_unit_cache(key)
+    if cached is not None:
+        return cached["predictions"], {**cached["stats"], "cached": True}
+    if train.backend == "tfidf_logreg":
+        model, stats = fit_tfidf(texts, labels, unit.seed)
+        predicted = [label_names[i] for i in model.predict(test_texts)]
+        if unit.keep_as:
+            save_tfidf(model, label_names, staging / unit.keep_as)
+    else:
+        model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, unit.seed, desc)
+        predicted = predict_texts(model, tokenizer, test_texts, train.max_length)
+        if unit.keep_as:
+            model.save_pretrained(staging / unit.keep_as)
+            tokenizer.save_pretrained(staging / unit.keep_as)
+    stats = {**stats, "n_train": len(texts), "label_counts": counts, "seed": unit.seed}
+    write_unit_cache(key, predicted, stats)
+    return predicted, stats
+
+
+def unit_key(texts, labels, label_names, train: TrainParams, seed: int, test_texts) -> str:
+    """Everything a unit's predictions depend on, this module's code included."""
+    settings = train.model_dump(exclude={"threads", "seeds"})
+    blob = json.dumps([texts, labels, label_names, settings, seed, test_texts,
+                       hashlib.sha256(Path(__file__).read_bytes()).hexdigest()], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def read_unit_cache(key: str | None) -> dict | None:
+    if key is None or not (UNIT_CACHE / f"{key}.json").exists():
+        return None
+    try:
+        return json.loads((UNIT_CACHE / f"{key}.json").read_text(encoding="utf-8"))
+    except ValueError:
+        return None  # a damaged entry is refitted
+
+
+def write_unit_cache(key: str | None, predictions: list[str], stats: dict) -> None:
+    if key is not None:
+        with atomic_write(UNIT_CACHE / f"{key}.json") as handle:
+            json.dump({"predictions": predictions, "stats": stats}, handle)
+
+
+def prediction_rows(test: list[dict], predictions: dict[str, list[str]]) -> list[dict]:
+    """One row per test item: gold label, every unit's prediction, rater agreement where it exists."""
+    rows = []
+    for i, record in enumerate(test):
+        row = {"id": record["id"], "label": record["label"], "pred": {unit: p[i] for unit, p in predictions.items()}}
+        for key in ("agreement", "n_annotators"):
+            if key in record:
+                row[key] = record[key]
+        rows.append(row)
+    return rows
 
 
 def training_examples(records: list[dict], label_names: list[str], what: str) -> tuple[list[str], list[int]]:
@@ -122,7 +195,8 @@ def batches(encodings, labels: list[int], batch_size: int, rng: random.Random, b
         yield ids, mask, torch.tensor([labels[i] for i in chunk])
 
 
-def train_transformer(texts, labels, label_names, train: TrainParams, seed: int, out: Path, desc: str = "train") -> dict:
+def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, desc: str = "train"):
+    """Fine-tune the encoder with a classification head; returns (model, tokenizer, stats)."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -138,7 +212,7 @@ def train_transformer(texts, labels, label_names, train: TrainParams, seed: int,
     model.train()
     done, seen, loss_value = 0, 0, float("nan")
     started = time.perf_counter()
-    with tqdm(total=steps, desc=desc, unit="step", dynamic_ncols=True) as bar:
+    with tqdm(total=steps, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0) as bar:
         while done < steps:
             for ids, mask, target in batches(encodings, labels, train.batch_size, rng):
                 loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
@@ -149,19 +223,44 @@ def train_transformer(texts, labels, label_names, train: TrainParams, seed: int,
                 optimizer.zero_grad(set_to_none=True)
                 done, seen, loss_value = done + 1, seen + len(target), loss.item()
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{seen / (time.perf_counter() - started):.0f}")
+                bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{seen / (time.perf_counter() - started):.0f}",
+                                refresh=False)
                 if done >= steps:
                     break
     seconds = time.perf_counter() - started
+    model.eval()
+    return model, tokenizer, {"steps": steps, "examples_seen": seen, "final_loss": round(loss_value, 4),
+                              "train_seconds": round(seconds, 2), "examples_per_second": round(seen / seconds, 1)}
+
+
+def train_transformer(texts, labels, label_names, train: TrainParams, seed: int, out: Path, desc: str = "train") -> dict:
+    """Fine-tune and save a `save_pretrained` checkpoint to `out`; returns the training stats."""
+    model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, seed, desc)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return {"steps": steps, "examples_seen": seen, "final_loss": round(loss_value, 4),
-            "train_seconds": round(seconds, 2), "examples_per_second": round(seen / seconds, 1)}
+    return stats
 
 
-def train_tfidf(texts, labels, label_names, seed: int, out: Path) -> dict:
+def predict_texts(model, tokenizer, texts: list[str], max_length: int) -> list[str]:
+    """Predicted label names. Texts are truncated at the training max_length (what the model was
+    trained to read) and batched in length order, so a batch pads to a similar length instead of
+    its longest outlier."""
+    import torch
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    labels: list[str] = [""] * len(texts)
+    with torch.inference_mode():
+        for start in range(0, len(order), EVAL_BATCH):
+            chunk = order[start:start + EVAL_BATCH]
+            batch = tokenizer([texts[i] for i in chunk], truncation=True, padding=True,
+                              max_length=max_length, return_tensors="pt")
+            for i, label_id in zip(chunk, model(**batch).logits.argmax(dim=-1).tolist()):
+                labels[i] = model.config.id2label[label_id]
+    return labels
+
+
+def fit_tfidf(texts, labels, seed: int):
     """The scikit-learn baseline: TF-IDF word 1-2 grams + logistic regression."""
-    import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -170,6 +269,17 @@ def train_tfidf(texts, labels, label_names, seed: int, out: Path) -> dict:
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
                           LogisticRegression(max_iter=2000, C=10.0, random_state=seed))
     model.fit(texts, labels)
+    return model, {"train_seconds": round(time.perf_counter() - started, 2)}
+
+
+def save_tfidf(model, label_names: list[str], out: Path) -> None:
+    import joblib
+
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump({"pipeline": model, "label_names": label_names}, out / TFIDF_FILE)
-    return {"train_seconds": round(time.perf_counter() - started, 2)}
+
+
+def train_tfidf(texts, labels, label_names, seed: int, out: Path) -> dict:
+    model, stats = fit_tfidf(texts, labels, seed)
+    save_tfidf(model, label_names, out)
+    return stats
