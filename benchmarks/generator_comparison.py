@@ -239,17 +239,23 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
     for model in models:
         chosen = [cells[model][t][s] for t in done for s in SETTINGS]
         kept = sum(c["kept"] for c in chosen)
+        attempts = sum(c["attempts"] for c in chosen)
         wall = sum(c["gen_wall_s"] for c in chosen)
+        calls = sum(c.get("calls") or 0 for c in chosen)
         entry = {
             "mean_macro_f1": round(mean_f1(model, *samples), 4),
             "mean_macro_f1_ci": bootstrap_ci(samples, lambda *i, m=model: mean_f1(m, *i), resamples, seed=2),
             "mean_fidelity": round(statistics.fmean(c["fidelity"] for c in chosen), 4),
             "kept": kept, "attempts": sum(c["attempts"] for c in chosen),
             "rejected": sum(c["rejected"] for c in chosen),
-            "gen_wall_s": round(wall, 1), "gen_s_per_kept_text": round(wall / kept, 3) if kept else None,
-            # load-independent cost: what the server had to read and write (cache hits excluded)
-            "prompt_tokens": sum((c.get("tokens") or {}).get("prompt", 0) for c in chosen),
-            "completion_tokens": sum((c.get("tokens") or {}).get("completion", 0) for c in chosen),
+            "gen_wall_s": round(wall, 1), "calls": calls,
+            # Cells resumed from the response cache took no time for their cached calls, so time is
+            # per call made (server start included), scaled by attempts per kept text.
+            "gen_s_per_call": round(wall / calls, 3) if calls else None,
+            "gen_s_per_kept_text": round(wall / calls * attempts / kept, 3) if calls and kept else None,
+            # load-independent cost: what the server read and wrote, cached calls included
+            "prompt_tokens": sum(tokens(c, "prompt") for c in chosen),
+            "completion_tokens": sum(tokens(c, "completion") for c in chosen),
         }
         entry["reject_share"] = round(entry["rejected"] / entry["attempts"], 4) if entry["attempts"] else None
         if model != baseline:
@@ -258,6 +264,11 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
                 samples, lambda *i, m=model: mean_f1(m, *i) - mean_f1(baseline, *i), resamples, seed=3)
         summary[model] = entry
     return summary
+
+
+def tokens(cell: dict, kind: str) -> int:
+    counts = cell.get("tokens") or {}
+    return counts.get(kind, 0) + counts.get(f"cached_{kind}", 0)
 
 
 def fmt_ci(value: float, ci: list[float]) -> str:
@@ -272,14 +283,16 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
     if done:
         baseline = models[0]
         lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | label fidelity | rejected / attempts "
-                  "| generation s | s per kept text | tokens read + written |", "|---|---|---|---|---|---|---|---|"]
+                  "| generation s (calls) | s per call | s per kept text | tokens read + written |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for model in models:
             entry = summary[model]
             delta = (fmt_ci(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
                      if model != baseline else "")
             lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | "
                          f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
-                         f"{entry['gen_wall_s']:.0f} | {entry['gen_s_per_kept_text']:.2f} | "
+                         f"{entry['gen_wall_s']:.0f} ({entry['calls']}) | {entry['gen_s_per_call']:.2f} | "
+                         f"{entry['gen_s_per_kept_text']:.2f} | "
                          f"{entry['prompt_tokens']:,} + {entry['completion_tokens']:,} |")
         lines.append("")
     lines += ["Per task: Macro-F1 zero-shot / few-shot (label fidelity zero-shot / few-shot; generation s)", "",
