@@ -1,120 +1,169 @@
-"""Instance-level curves on a hand-made predictions file; analyze's summary on a synthetic project."""
+"""analyze on a synthetic project whose every score is known (tests/test_analysis_fixtures.py):
+gaps, fair gaps, shares, exchange rates, verdicts, findings, instance curves, Bradley-Terry."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from scipy.stats import kendalltau, spearmanr
 from sklearn.metrics import f1_score
 
 from synthclf.analysis import analyze, instance
+from synthclf.analysis import statistics as stats
 from synthclf.errors import SynthclfError
-from test_analysis_fixtures import FEW_SHOT_GAP, LEVELS, make_params, prediction_records, project  # noqa: F401
+from synthclf.tasks import load_card
+from test_analysis_fixtures import (FEW_SHOT_GAP, LEVELS, MATCHED_REAL, MIX_GAP, N_TEST, REAL_F1, TRAIN_SIZE,
+                                    make_params, project)  # noqa: F401
 
-
-# --- instance level -------------------------------------------------------------------------------
-
-def test_instance_curve_known_answers():
-    """Worked by hand from PREDICTIONS (two seeds, the item without votes never counts)."""
-    curve = {point["gamma"]: point for point in instance.agreement_curve(prediction_records(), [1.0, 0.5, 0.8, 0.9])}
-    assert list(curve) == [0.5, 0.8, 0.9, 1.0]
-    assert [curve[g]["n"] for g in curve] == [5, 3, 2, 2]
-    assert curve[0.5]["accuracy"] == pytest.approx(0.6)
-    assert curve[0.5]["macro_f1"] == pytest.approx(7 / 12)
-    assert curve[0.8]["accuracy"] == pytest.approx(0.5)
-    assert curve[0.8]["macro_f1"] == pytest.approx((2 / 3 + 1 / 4) / 2)
-    assert curve[1.0]["accuracy"] == pytest.approx(0.75)
-    assert curve[1.0]["macro_f1"] == pytest.approx((1 + 1 / 3) / 2)
-
-
-def test_instance_curve_empty_subset_is_none():
-    point = instance.curve_point(prediction_records(), 1.01)
-    assert point == {"gamma": 1.01, "n": 0, "accuracy": None, "macro_f1": None}
-
-
-@pytest.mark.parametrize("seed", ["0", "1"])
-def test_macro_f1_matches_sklearn(seed):
-    records = [r for r in prediction_records() if "agreement" in r]
-    gold, pred = [r["label"] for r in records], [r["pred"][seed] for r in records]
-    assert instance.macro_f1(gold, pred) == pytest.approx(f1_score(gold, pred, average="macro"))
-    assert instance.macro_f1(["a", "a"], ["b", "b"]) == 0.0
-
-
-def test_has_agreement():
-    assert instance.has_agreement(prediction_records())
-    assert not instance.has_agreement([{"id": "x", "label": "a", "pred": {"0": "a"}}])
-
-
-# --- analyze --------------------------------------------------------------------------------------
 
 def run_analyze(**analyze_params) -> dict:
     analyze.run(make_params(**analyze_params))
     return json.loads(Path("metrics/summary.json").read_text())
 
 
-def test_summary_scores_and_gaps(project):
+def chance(task: str) -> float:
+    """Best constant predictor on a balanced test set of L labels: F1 2p/(1+p) on one label of L."""
+    share = 1 / len(load_card(task).label_names)
+    return 2 * share / (1 + share) / len(load_card(task).label_names)
+
+
+# --- instance level -------------------------------------------------------------------------------
+
+def test_instance_curve_known_answers_and_one_macro_f1():
+    gold = np.array([0, 0, 1, 1, 2, 0])
+    preds = np.array([[0, 1, 1, 1, 0, 0], [0, 0, 1, 2, 2, 0]])
+    agreement = np.array([0.5, 0.6, 0.9, 1.0, 1.0, np.nan])
+    rows = {row["gamma"]: row for row in instance.curve(gold, agreement, preds, 3, [1.0, 0.5, 0.9, 1.01])}
+    assert [rows[g]["n"] for g in (0.5, 0.9, 1.0, 1.01)] == [5, 3, 2, 0]
+    assert rows[0.5]["accuracy"] == pytest.approx((3 / 5 + 4 / 5) / 2)
+    assert rows[1.0]["accuracy"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert rows[1.01]["accuracy"] is None and rows[1.01]["macro_f1"] is None
+    # the project's one Macro-F1: over all the card's labels, as scikit-learn with labels given
+    kept = agreement >= 0.9
+    expected = np.mean([f1_score(gold[kept], row[kept], labels=[0, 1, 2], average="macro", zero_division=0)
+                        for row in preds])
+    assert rows[0.9]["macro_f1"] == pytest.approx(expected)
+
+
+# --- analyze --------------------------------------------------------------------------------------
+
+def test_scores_gaps_and_fair_gaps_are_the_known_differences(project):
     summary = run_analyze()
     assert summary["n_tasks"] == 6 and "missing" not in summary
-    trec = summary["tasks"]["trec"]
-    assert trec["level"] == 1
-    assert trec["real"] == {"macro_f1": 0.9, "macro_f1_std": 0.01, "accuracy": 0.92, "accuracy_std": 0.02}
     for task, level in LEVELS.items():
         block = summary["tasks"][task]
-        assert block["gap_zero_shot"] == pytest.approx(0.1 * level, abs=1e-6)
-        assert block["gap_few_shot"] == pytest.approx(FEW_SHOT_GAP[task], abs=1e-6)
-        assert block["gap_zero_shot_accuracy"] == pytest.approx(0.1 * level, abs=1e-6)
+        assert block["real"]["macro_f1"] == pytest.approx(REAL_F1)
+        assert block["real"]["macro_f1_low"] < REAL_F1 < block["real"]["macro_f1_high"]
+        assert block["gap_zero_shot"]["value"] == pytest.approx(0.1 * level, abs=1e-6)
+        assert block["gap_few_shot"]["value"] == pytest.approx(FEW_SHOT_GAP[task], abs=1e-6)
+        assert block["gap_few_shot+real100"]["value"] == pytest.approx(MIX_GAP[task], abs=1e-6)
+        # fair: against real data of the same size (real@20 scores MATCHED_REAL[20])
+        assert block["fair_gap_zero_shot"]["value"] == pytest.approx(MATCHED_REAL[20] - (REAL_F1 - 0.1 * level),
+                                                                     abs=1e-6)
+        gap = block["gap_zero_shot"]
+        assert gap["low"] < gap["value"] < gap["high"] and gap["significant"] == (gap["low"] > 0)
+        assert gap["n_items"] == N_TEST and gap["n_replicates"] == 2
+    assert summary["tasks"]["seinfeld_humor"]["gap_zero_shot"]["significant"]     # 50 points on 120 items
 
 
-def test_summary_correlations(project):
+def test_share_recovered_is_lift_over_chance(project):
+    summary = run_analyze()
+    for task, level in LEVELS.items():
+        block = summary["tasks"][task]
+        assert block["chance_macro_f1"] == pytest.approx(chance(task), abs=1e-6)
+        synthetic = REAL_F1 - 0.1 * level
+        expected = (synthetic - chance(task)) / (REAL_F1 - chance(task))
+        assert block["share_zero_shot"]["value"] == pytest.approx(expected, abs=1e-6)
+        assert block["share_zero_shot"]["low"] < expected < block["share_zero_shot"]["high"]
+    assert summary["tasks"]["trec"]["share_few_shot"]["value"] == pytest.approx(1.0)
+
+
+def test_exchange_rate_inverts_the_real_curve(project):
+    """Real curve: 5 -> 0.6, 10 -> 0.7, 20 -> 0.8, all data (TRAIN_SIZE / labels per label) -> 0.9."""
+    tasks = run_analyze()["tasks"]
+    trec, sms, tweets, nyt = (tasks[t]["exchange_zero_shot"] for t in ("trec", "sms_spam", "vader_tweets", "vader_nyt"))
+    assert trec["value"] == pytest.approx(20) and trec["censored"] == "="          # 0.8 = real@20
+    assert sms["value"] == pytest.approx(10) and sms["synthetic_per_real"] == pytest.approx(2.0)
+    assert tweets["value"] == pytest.approx(5)
+    assert nyt["value"] == pytest.approx(5) and nyt["censored"] == "<="           # 0.5 is below real@5
+    assert trec["low"] <= trec["value"] <= trec["high"]
+    few = tasks["trec"]["exchange_few_shot"]                                       # 0.9 = all real data
+    assert few["value"] == pytest.approx(TRAIN_SIZE / len(load_card("trec").label_names))
+    # the reverse: synthetic per label needed to match real@5 (0.6); trec's zero-shot@5 is 0.7 already
+    assert trec["synthetic_needed"] == pytest.approx(5) and trec["real_reference"] == 5
+
+
+def test_verdicts_follow_the_thresholds(project):
+    summary = run_analyze()
+    assert summary["verdicts"] == {"trec": "replace", "sms_spam": "augment", "rt_sentiment": "augment",
+                                   "vader_tweets": "do_not_use", "vader_nyt": "do_not_use",
+                                   "seinfeld_humor": "do_not_use"}
+    sms = summary["tasks"]["sms_spam"]["verdict"]
+    assert sms["real_needed"] == 100 and sms["setting"] == "few_shot+real100"
+    assert sms["text"].startswith("augment with 100 real")
+
+
+def test_a_task_at_chance_gets_no_verdict(tmp_path, monkeypatch):
+    from test_analysis_fixtures import build_project
+
+    monkeypatch.chdir(tmp_path)
+    build_project(tmp_path, with_optional=False, overrides={("seinfeld_humor", "real"): 0.35})
+    block = run_analyze()["tasks"]["seinfeld_humor"]
+    assert block["real_lift"] < 0.05 and block["verdict"]["decision"] == "undecided"
+    assert block["share_zero_shot"]["value"] is None          # undefined, not a tiny number
+
+
+def test_correlations_are_permutation_tests_over_tasks(project):
     correlation = run_analyze()["correlation"]
     zero = correlation["gap_zero_shot"]
-    assert zero["n"] == 6 and zero["spearman"] == pytest.approx(1.0) and zero["kendall"] == pytest.approx(1.0)
-    tasks = list(LEVELS)
-    few = correlation["gap_few_shot"]
-    expected_rho = spearmanr([LEVELS[t] for t in tasks], [FEW_SHOT_GAP[t] for t in tasks])
-    expected_tau = kendalltau([LEVELS[t] for t in tasks], [FEW_SHOT_GAP[t] for t in tasks])
-    assert few["spearman"] == pytest.approx(expected_rho.statistic, abs=1e-6)
-    assert few["spearman_p"] == pytest.approx(expected_rho.pvalue, abs=1e-6)
-    assert few["kendall"] == pytest.approx(expected_tau.statistic, abs=1e-6)
-    assert 0 < few["spearman"] < 1
+    assert zero["n"] == 6 and zero["spearman"] == pytest.approx(1.0)
+    levels = list(LEVELS.values())   # two tasks share level 2: 4 of the 720 pairings tie the observed rho
+    assert zero["p"] == pytest.approx(stats.correlation_test(levels, [0.1 * level for level in levels])["p"], abs=1e-6)
+    assert zero["p"] == pytest.approx(4 / 720, abs=1e-6)
+    assert "exact" in zero["method"]
+    assert correlation["unrecovered_zero_shot"]["spearman"] == pytest.approx(1.0)
 
 
-def test_summary_aggregates_by_level(project):
+def test_findings_state_their_status_with_the_statistic(project):
+    findings = run_analyze()["findings"]
+    order = findings["order"]
+    assert order["status"] == "reproduced"
+    assert order["few_shot_minus_zero_shot"]["value"] == pytest.approx(
+        np.mean([0.1 * level - FEW_SHOT_GAP[t] for t, level in LEVELS.items()]), abs=1e-6)
+    assert findings["subjectivity"]["status"] == "reproduced" and findings["subjectivity"]["n"] == 6
+    agreement = findings["agreement"]
+    assert agreement["status"] in {"reproduced", "partly reproduced", "not reproduced"}
+    assert set(agreement["per_task"]["zero_shot"]) == {"vader_tweets", "vader_nyt"}
+
+
+def test_aggregates_by_level_are_flat_numbers(project):
     summary = run_analyze()
-    by_level = summary["by_level"]
-    assert sorted(by_level) == ["level_1", "level_2", "level_3", "level_4", "level_5"]
-    two = by_level["level_2"]                                # sms_spam and rt_sentiment
-    assert two["n_tasks"] == 2
-    assert two["real_macro_f1"] == pytest.approx(0.9)
-    assert two["zero_shot_macro_f1"] == pytest.approx(0.7)
+    two = summary["by_level"]["level_2"]                                # sms_spam and rt_sentiment
+    assert two["n_tasks"] == 2 and two["real_macro_f1"] == pytest.approx(REAL_F1)
     assert two["gap_zero_shot"] == pytest.approx(0.2)
-    assert two["gap_few_shot"] == pytest.approx((0.02 + 0.08) / 2)
-    assert by_level["level_5"]["few_shot_accuracy"] == pytest.approx(0.9 - 0.12 + 0.02)
-    assert summary["overall"]["gap_zero_shot"] == pytest.approx(0.1 * sum(LEVELS.values()) / 6, abs=1e-6)
-    # flat enough for dvc exp show: every leaf under by_level is a number
-    assert all(isinstance(v, int | float) for block in by_level.values() for v in block.values())
+    assert two["gap_few_shot"] == pytest.approx((FEW_SHOT_GAP["sms_spam"] + FEW_SHOT_GAP["rt_sentiment"]) / 2)
+    assert all(isinstance(v, int | float) for block in summary["by_level"].values() for v in block.values()
+               if v is not None)
 
 
-def test_instance_plots_and_gap_plot(project):
+def test_plot_files(project):
     summary = run_analyze()
-    assert sorted(p.name for p in Path("plots/instance").iterdir()) == ["vader_tweets.json"]
-    rows = json.loads(Path("plots/instance/vader_tweets.json").read_text())
-    assert len(rows) == 3 * 4 and set(rows[0]) == {"gamma", "source", "accuracy", "macro_f1", "n"}
-    zero = {row["gamma"]: row for row in rows if row["source"] == "zero_shot"}
-    assert zero[0.5]["accuracy"] == pytest.approx(0.6) and zero[0.5]["n"] == 5
+    assert sorted(p.name for p in Path("plots/instance").iterdir()) == ["vader_nyt.json", "vader_tweets.json"]
+    assert sorted(p.stem for p in Path("plots/curves").iterdir()) == sorted(LEVELS)
+    curve = json.loads(Path("plots/curves/sms_spam.json").read_text())
+    matched = {row["size"]: row["macro_f1"] for row in curve if row["source"] == "real (matched to zero_shot)"}
+    assert matched == pytest.approx(MATCHED_REAL)
     gains = summary["instance"]["vader_tweets"]["zero_shot"]
-    assert gains["accuracy_gain"] == pytest.approx(0.75 - 0.6)
-    assert gains["n_lowest_gamma"] == 5 and gains["n_highest_gamma"] == 2
+    assert gains["accuracy_gain"] > 0                      # errors sit on the contested items
     gap_rows = json.loads(Path("plots/gap_vs_subjectivity.json").read_text())
-    assert len(gap_rows) == 12 and gap_rows[0] == {"task": "trec", "level": 1, "source": "few_shot", "gap": 0.05}
-    assert [row["level"] for row in gap_rows] == sorted(row["level"] for row in gap_rows)
+    assert len(gap_rows) == 18 and [row["level"] for row in gap_rows] == sorted(row["level"] for row in gap_rows)
 
 
 def test_rerun_reproduces_outputs_byte_for_byte(project):
     outputs = [Path("metrics/summary.json"), Path("plots/gap_vs_subjectivity.json"),
-               Path("plots/instance/vader_tweets.json")]
+               Path("plots/instance/vader_tweets.json"), Path("plots/curves/trec.json")]
     run_analyze()
     first = [path.read_bytes() for path in outputs]
     run_analyze()
@@ -145,7 +194,6 @@ def test_bradley_terry_in_summary(project, capsys):
     assert "outside data/judgments/" in capsys.readouterr().err      # DVC would not see it change
     assert bt["n_comparisons"] == 30 and bt["n_judges"] == 2 and bt["converged"] is True
     assert bt["tasks"]["trec"]["level"] == 1 and bt["tasks"]["seinfeld_humor"]["level"] == 5
-    assert bt["tasks"]["trec"]["card_level"] == 1
     assert bt["agreement_with_cards"]["spearman"] > 0.9
     assert bt["correlation"]["gap_zero_shot"]["spearman"] > 0.9
 
