@@ -91,10 +91,12 @@ def write_project(root: Path, base_url: str, concurrency: int, per_class: int) -
     """A one-task project (sms_spam, 2 labels) pointed at the fake endpoint."""
     params = {
         "seed": 0, "tasks": ["sms_spam"], "sources": ["real", "zero_shot"],
-        "split": {"sms_spam": {"train_size": 100, "test_size": 100, "pool_size": 10}},
+        # train_size only bounds per_class (a size-matched real draw must be possible); nothing is trained here
+        "split": {"sms_spam": {"train_size": max(100, per_class), "test_size": 100, "pool_size": 10}},
         "llm": {"base_url": base_url, "model": "bench", "backend": "openai", "prompt_style": "completion",
                 "concurrency": concurrency, "timeout_s": 30, "max_retries": 3},
-        "generate": {"settings": ["zero_shot"], "per_class": per_class, "max_attempts_factor": 1.5,
+        "compare": {"sizes": []},
+        "generate": {"settings": ["zero_shot"], "per_class": per_class, "replicates": 1, "max_attempts_factor": 1.5,
                      "diversity_every": 0, "min_words": 2, "max_words": 60},
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
