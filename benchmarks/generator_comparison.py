@@ -73,7 +73,8 @@ def make_project(root: Path, tasks: list[str], per_class: int, cache_dir: Path) 
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["tasks"] = tasks
     params["split"] = {task: params["split"][task] for task in tasks}
-    params["train"].update(seeds=[0], threads=1)
+    params["train"].update(seeds=[0])
+    params["resources"] = {**params.get("resources", {}), "threads": 1}
     # One llama.cpp thread serves the requests one after another: with llm.concurrency 4 a request
     # waits for three others, which for the 1.5B model on loaded cores is longer than the default
     # 60 s timeout. Waiting longer changes no text (the timeout is not part of the cache key).
@@ -163,7 +164,7 @@ def downstream(records: list[dict], label_names: list[str], test_texts: list[str
     shutil.rmtree(checkpoint, ignore_errors=True)
     started = time.monotonic()
     train_transformer(texts, labels, label_names, train_params, seed=0, out=checkpoint, desc=desc)
-    predicted = predict(checkpoint, test_texts, train_params.max_length, train_params.threads)
+    predicted = predict(checkpoint, test_texts, train_params.max_length)
     shutil.rmtree(checkpoint, ignore_errors=True)
     index = {label: i for i, label in enumerate(label_names)}
     return [index[label] for label in predicted], time.monotonic() - started
@@ -389,7 +390,11 @@ def main() -> None:
         for model in models:
             started = time.monotonic()
             log(f"{model}: {install_generator(model)} ready in {time.monotonic() - started:.0f}s")
-        train_params = load_params(root / "params.yaml").train
+        project_params = load_params(root / "params.yaml")
+        from synthclf import resources
+
+        resources.activate(project_params.resources)  # resources.threads 1, as the synthclf children get
+        train_params = project_params.train
         log(f"project in {root}; train {train_params.model_dump()}; llm.server_threads 1; "
             f"replicates {params['generate'].get('replicates', 1)}")
         golds = {}

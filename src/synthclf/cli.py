@@ -50,7 +50,11 @@ def guarded(action: Callable[[], T]) -> T:
 
 
 def _params_with_task(params_path: Path, task: str | None) -> Params:
+    """The validated params, their `resources` made this process's threads and device."""
+    from synthclf import resources
+
     params = load_params(params_path)
+    resources.activate(params.resources)
     if task is not None and task not in params.tasks:
         raise SynthclfError(f"--task: got {task!r}; params.yaml tasks are {', '.join(params.tasks)}")
     return params
@@ -99,7 +103,7 @@ def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(help="0 = a
           params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Start the bundled SmolLM2 model behind an OpenAI-compatible server, until Ctrl-C."""
     def action():
-        p = load_params(params)
+        p = _params_with_task(params, None)
         from synthclf.generation import server
         server.serve_forever(p.llm, host=host, port=port)
     guarded(action)
@@ -156,7 +160,7 @@ def evaluate(task: TaskOption, source: SourceOption, params: ParamsOption = DEFA
 def judge(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Ask the configured LLM, as a panel of judges, which of two tasks is more objective."""
     def action():
-        p = load_params(params)
+        p = _params_with_task(params, None)
         from synthclf.analysis import judge as stage
         stage.run(p)
     guarded(action)
@@ -166,7 +170,7 @@ def judge(params: ParamsOption = DEFAULT_PARAMS) -> None:
 def analyze(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Compare sources across subjectivity levels; instance-level agreement curves."""
     def action():
-        p = load_params(params)
+        p = _params_with_task(params, None)
         from synthclf.analysis import analyze as stage
         stage.run(p)
     guarded(action)
@@ -176,7 +180,7 @@ def analyze(params: ParamsOption = DEFAULT_PARAMS) -> None:
 def report(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Write reports/report.md and reports/report.html with figures."""
     def action():
-        p = load_params(params)
+        p = _params_with_task(params, None)
         from synthclf.analysis import report as stage
         stage.run(p)
     guarded(action)

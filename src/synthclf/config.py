@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from synthclf.analysis.settings import AnalysisParams
 from synthclf.errors import SynthclfError
 from synthclf.generation.settings import GenerationParams, LLMParams
+from synthclf.resources import ResourcesParams
 from synthclf.validation.settings import ValidationParams
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -87,7 +88,8 @@ class TrainParams(Strict):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     max_length: int = Field(64, ge=8, le=512)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores")
+    eval_batch_size: int = Field(128, gt=0, description="texts per prediction batch (a runtime knob: "
+                                 "no stage depends on it)")
 
 
 class Params(Strict):
@@ -102,6 +104,7 @@ class Params(Strict):
     validate_: ValidationParams = Field(ValidationParams(), alias="validate")
     analyze: AnalysisParams = AnalysisParams()
     compare: CompareParams = CompareParams()
+    resources: ResourcesParams = ResourcesParams()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

