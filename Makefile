@@ -51,3 +51,11 @@ bench-generators: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Team sharing through the DVC remote (README: Sharing): outputs, run-cache and the LLM responses.
+.PHONY: share fetch-results
+share: setup
+	. $(BIN)/activate && python scripts/share.py push
+
+fetch-results: setup
+	. $(BIN)/activate && python scripts/share.py pull

@@ -39,6 +39,7 @@ from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_directory, read_jsonl, write_json, write_jsonl
 from synthclf.tasks import load_card
+from synthclf.validation.datacard import write_data_card
 from synthclf.validation.features import RECORD_COLUMNS, validation_frame
 from synthclf.validation.settings import ValidationParams
 from synthclf.validation.suite import Outcome, SuiteRunner, dataset_checks, row_checks
@@ -266,6 +267,8 @@ def run(params: Params, task: str, source: str) -> None:
         paths.validated_file(task, source).unlink(missing_ok=True)  # never leave an older run's rows to train on
         raise report_failure(summary, results, inputs, settings, task, source)
     write_jsonl(paths.validated_file(task, source), split.clean)
+    if source != paths.REAL:  # the data card travels with a published synthetic dataset (dvc import / get)
+        write_data_card(task, source, split.clean, summary)
     reasons = ", ".join(f"{reason} {count}" for reason, count in summary["counts"]["by_reason"].items() if count)
     print(f"validated {task}/{source}: {len(inputs.records)} rows, {len(split.clean)} clean, "
           f"{len(split.quarantined)} quarantined{f' ({reasons})' if reasons else ''}"
