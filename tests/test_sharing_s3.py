@@ -26,8 +26,6 @@ from fault_proxy import FaultProxy
 from s3_server import S3Server
 from test_pipeline import tiny_params
 
-from synthclf.config import Params
-
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,9 +110,9 @@ def sharing_params(base_url: str) -> dict:
     params["sources"] = ["real", SETTING]
     params["generate"]["settings"] = [SETTING]
     params["train"].update(backend="tfidf_logreg", seeds=[0])
+    if "replicates" in params["generate"]:  # one generation draw, like the one training seed
+        params["generate"]["replicates"] = 1
     params["llm"].update(base_url=base_url, backend="llama_cpp", concurrency=2)
-    if "compare" in Params.model_fields:  # learning-curve sizes must stay below the tiny per_class
-        params["compare"] = {"sizes": [1]}
     return params
 
 
@@ -212,6 +210,11 @@ def experiment_record(project: Path, name: str) -> tuple[dict, dict]:
             {path: entry.get("data") for path, entry in data["metrics"].items()})
 
 
+def scalars(metrics: dict) -> dict:
+    """The top-level numbers of a metrics file (exp show drops nested non-numeric values)."""
+    return {key: value for key, value in metrics.items() if isinstance(value, (int, float))}
+
+
 @pytest.fixture(scope="module")
 def experiment(team, proxy):
     """Alice runs one experiment (another training seed) and pushes it: git refs to origin,
@@ -241,7 +244,7 @@ def test_an_experiment_travels_and_applies_in_another_clone(team, experiment, s3
     assert stages_run(dvc(carol, "repro").stdout) == [] and proxy.seen == []
     shown = metrics[f"metrics/evaluate/{TASK}/real.json"]  # exp show lists the numeric entries
     applied = json.loads((carol / f"metrics/evaluate/{TASK}/real.json").read_text())
-    assert "macro_f1" in shown and {key: applied[key] for key in shown} == shown
+    assert "macro_f1" in shown and all(applied[key] == value for key, value in scalars(shown).items())
 
 
 def test_run_cache_restores_a_teammates_configuration_without_running_it(team, experiment, s3, proxy):
@@ -252,10 +255,11 @@ def test_run_cache_restores_a_teammates_configuration_without_running_it(team, e
     proxy.reset()
     repro = dvc(dave, "repro", "--pull")  # --pull: fetch the outputs of a run-cache hit from the remote
     assert stages_run(repro.stdout) == [], repro.stdout
-    assert repro.stdout.count("is cached - skipping run") >= 6 and proxy.seen == []  # train x2, evaluate x2, analyze, report
+    # train x2 and the stages that read their outputs: restored, none run
+    assert repro.stdout.count("is cached - skipping run") >= 3 and proxy.seen == []
     shown = experiment[1][f"metrics/evaluate/{TASK}/real.json"]
     restored = json.loads((dave / f"metrics/evaluate/{TASK}/real.json").read_text())
-    assert "macro_f1" in shown and {key: restored[key] for key in shown} == shown
+    assert "macro_f1" in shown and all(restored[key] == value for key, value in scalars(shown).items())
 
 
 # -- datasets for other repositories --------------------------------------------------------------
