@@ -289,3 +289,16 @@ def test_estimate_helpers():
         score_interval(np.zeros(10, int), np.zeros((2, 9), int), 2)
     with pytest.raises(ValueError, match="unknown metric"):
         score_interval(np.zeros(10, int), np.zeros((2, 10), int), 2, metric="f2")
+
+
+def test_exchange_rate_with_fewer_real_seeds_than_replicates():
+    """All real data trained with one seed beside two generation replicates: the mean real curve is used."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 2, 200)
+
+    def noisy(accuracy, rows):
+        return np.stack([np.where(rng.random(200) < accuracy, gold, 1 - gold) for _ in range(rows)])
+
+    estimate, flag = exchange_rate_interval(gold, {5: noisy(0.6, 2), 10: noisy(0.7, 2), 100: noisy(0.9, 1)},
+                                                  {10: noisy(0.7, 2)}, 2, n_resamples=200)
+    assert flag == "=" and 5 <= estimate.value <= 100 and estimate.low <= estimate.value <= estimate.high

@@ -418,14 +418,15 @@ def exchange_rate_interval(gold, real_curve_preds: dict[int, np.ndarray], syn_cu
         return np.log2(invert_curve(real_sizes, curve, target)[0])
 
     syn_scores = metric_batch(metric, gold, syn_preds, n_labels)
-    real_scores = np.stack([metric_batch(metric, gold, preds, n_labels) for preds in real_preds], axis=-1)  # (R, k)
-    if all(len(preds) == len(syn_scores) for preds in real_preds):
-        per_replicate = np.log2(invert_curve(real_sizes, real_scores, syn_scores)[0])
-    else:
-        per_replicate = np.log2(invert_curve(real_sizes, real_scores.mean(axis=0), syn_scores)[0])
+    point_scores = [metric_batch(metric, gold, preds, n_labels) for preds in real_preds]   # k arrays of (R_i,)
+    mean_curve = np.array([scores.mean() for scores in point_scores])
+    if all(len(scores) == len(syn_scores) for scores in point_scores):
+        per_replicate = np.log2(invert_curve(real_sizes, np.stack(point_scores, axis=-1), syn_scores)[0])
+    else:   # e.g. all real data trained with fewer seeds than there are generation replicates
+        per_replicate = np.log2(invert_curve(real_sizes, mean_curve, syn_scores)[0])
 
     estimate = combined_interval(log2_equivalent, (gold, syn_preds, *real_preds), per_replicate, **kw)
-    _, code = invert_curve(real_sizes, real_scores.mean(axis=0), syn_scores.mean())
+    _, code = invert_curve(real_sizes, mean_curve, syn_scores.mean())
     flag = {CENSOR_BELOW: "<=", INSIDE: "=", CENSOR_ABOVE: ">="}[int(code)]
     in_examples = Estimate(2.0 ** estimate.value, 2.0 ** estimate.low, 2.0 ** estimate.high, estimate.se,
                            estimate.n_items, estimate.n_replicates)
