@@ -60,7 +60,8 @@ def project_params(llm: dict[str, Any] | None = None, generate: dict[str, Any] |
         "tasks": ["sms_spam"],
         "split": {"sms_spam": {"train_size": 100, "test_size": 100, "pool_size": 12}},
         "sources": ["real", "zero_shot", "few_shot"],
-        "llm": {**repo["llm"], "concurrency": 2, "max_tokens": 48, "timeout_s": 30, "retry_base_s": 0.05,
+        # the light profile: SmolLM2 whatever the default generator is (the tests' server serves it)
+        "llm": {**repo["llm"], "model": "SmolLM2-135M-Instruct", "concurrency": 2, "max_tokens": 48, "timeout_s": 30, "retry_base_s": 0.05,
                 "retry_max_s": 0.5, **(llm or {})},
         "generate": {**repo["generate"], "per_class": 3, "replicates": 1, "max_attempts_factor": 4.0, "budget_usd": 0,
                      **(generate or {})},

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 SYNTHCLF = str(Path(sys.executable).with_name("synthclf"))  # the console script of this environment
 PROVENANCE = {"id", "task", "text", "label", "source", "model", "prompt_id", "sample_index", "seed",
-              "temperature", "tokens"}
+              "temperature", "tokens", "replicate"}
 
 
 def run_generate(setting: str = "zero_shot") -> tuple[list[dict], dict]:
@@ -51,7 +51,7 @@ def check_records(records: list[dict], setting: str, per_class: int) -> None:
     for record in records:
         assert set(record) == PROVENANCE
         assert record["source"] == setting and record["task"] == "sms_spam" and record["text"].strip()
-        assert record["id"] == f"sms_spam-{setting}-{record['label']}-{record['sample_index']}"
+        assert record["id"] == f"sms_spam-{setting}-r{record['replicate']}-{record['label']}-{record['sample_index']}"
         assert record["tokens"]["prompt"] > 0 and record["tokens"]["completion"] > 0
         assert record["prompt_id"].startswith(f"{setting}.completion.")
 

@@ -32,7 +32,7 @@ def tiny_params() -> dict:
     params["generate"].update(per_class=2, replicates=2, max_attempts_factor=6.0,
                               cache_path=".synthclf_cache/responses.sqlite")
     params["compare"].update(sizes=[1], bootstrap_resamples=200)
-    params["llm"].update(max_tokens=40)
+    params["llm"].update(model="SmolLM2-135M-Instruct", max_tokens=40)   # the light profile
     # tiny synthetic sets cannot meet the dataset-level diversity bounds of real-sized data
     params["validate"].update(policy="quarantine")
     return params
