@@ -130,10 +130,6 @@ class Params(Strict):
         if self.compare.sizes and self.compare.sizes[-1] >= self.generate.per_class:
             raise ValueError(f"compare.sizes: {self.compare.sizes[-1]} is not below generate.per_class "
                              f"({self.generate.per_class}), which is always the curves' largest point; drop it")
-        for task in self.tasks:
-            if self.generate.per_class > self.split[task].train_size:
-                raise ValueError(f"generate.per_class ({self.generate.per_class}) exceeds split.{task}.train_size; "
-                                 "real data of the same size could not be drawn")
         allowed = ["real", *self.generate.settings, *(mix.source for mix in self.mixes)]
         for source in self.sources:
             if source not in allowed:
