@@ -19,7 +19,7 @@ from synthclf.errors import SynthclfError
 from synthclf.records import atomic_write, read_jsonl, write_json
 from synthclf.tasks import load_card
 from synthclf.training.train import TFIDF_FILE, predict_texts
-from synthclf.training.units import point_of
+from synthclf.training.units import point_of, replicate_of
 
 METRICS = ("macro_f1", "accuracy")
 
@@ -66,7 +66,7 @@ def point_predictions(units: dict, point: str):
     """Predictions of every replicate of one curve point, stacked as (replicates, items)."""
     import numpy as np
 
-    names = sorted((unit for unit in units if point_of(unit) == point), key=lambda u: int(u.rsplit("/r", 1)[1]))
+    names = sorted((unit for unit in units if point_of(unit) == point), key=replicate_of)
     return np.stack([units[name] for name in names])
 
 
