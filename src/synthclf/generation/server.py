@@ -72,8 +72,11 @@ def server_threads(llm: LLMParams) -> int:
 
 
 def server_command(llm: LLMParams, host: str, port: int) -> list[str]:
+    from synthclf import resources
+
     threads = server_threads(llm)
     chat_format = generator_chat_format(llm.model)
+    gpu_layers = resources.resolve_gpu_layers(resources.active().gpu_layers, resources.active().device)
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(generator_gguf(llm.model)),
@@ -84,6 +87,7 @@ def server_command(llm: LLMParams, host: str, port: int) -> list[str]:
         "--n_ctx", str(llm.server_context),
         "--n_threads", str(threads),
         "--n_threads_batch", str(threads),
+        "--n_gpu_layers", str(gpu_layers),
         "--interrupt_requests", "false",  # a new request must never cut a running one short
         "--verbose", "false",
     ]
