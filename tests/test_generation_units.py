@@ -65,8 +65,8 @@ def test_duplicates_near_duplicates_and_copies_are_rejected_in_order() -> None:
                              copy_detector=detector)
     first = "are you coming to the party at james house on saturday night or not"
     assert text_filter.check(first) is None
-    assert text_filter.check("Are you coming to the party at James' house on Saturday night, or not?") in (
-        "duplicate", "near_duplicate")
+    # case, the apostrophe and punctuation drop out of the "same text" key: an exact duplicate
+    assert text_filter.check("Are you coming to the party at James' house on Saturday night, or not?") == "duplicate"
     assert text_filter.check(first.upper()) == "duplicate"
     near = "are you coming to the party at james house on saturday night or not mate"
     assert text_filter.check(near) == "near_duplicate"
