@@ -11,6 +11,10 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 # the GX Data Docs and analytics must never phone home
 export GX_ANALYTICS_ENABLED := false
+# llama-cpp-python compiles llama.cpp for this CPU (-march=native). Its AMX matmul kernels die with
+# SIGILL (tilezero) on virtual machines that advertise AMX (seen on this project's 2-core VMs), so the
+# AMX code is compiled out; the AVX-512/VNNI kernels take its place. Override CMAKE_ARGS for a GPU build.
+export CMAKE_ARGS ?= -DCMAKE_C_FLAGS=-U__AMX_INT8__ -DCMAKE_CXX_FLAGS=-U__AMX_INT8__
 
 .PHONY: setup generator run test bench bench-generators clean-venv
 
