@@ -63,12 +63,14 @@ def busy_cores(window_s: float = 0.3) -> float:
         return sum(fields), idle
 
     first = sample()
-    if first is None:
-        return os.getloadavg()[0]
-    time.sleep(window_s)
-    second = sample()
-    total, idle = second[0] - first[0], second[1] - first[1]
-    return (total - idle) / total * (os.cpu_count() or 1) if total > 0 else 0.0
+    if first is not None:
+        time.sleep(window_s)
+        second = sample()
+        if second is not None:
+            total, idle = second[0] - first[0], second[1] - first[1]
+            # /proc/stat's first line sums every CPU of the machine, not only this process's affinity
+            return (total - idle) / total * (os.cpu_count() or 1) if total > 0 else 0.0
+    return os.getloadavg()[0]
 
 
 def auto_threads(cores: int | None = None, load: float | None = None) -> int:
@@ -78,8 +80,10 @@ def auto_threads(cores: int | None = None, load: float | None = None) -> int:
     Why so careful: llama.cpp's threads spin while they wait for each other, so one thread more
     than the free cores costs far more than it gives (measured on 2 shared cores with one other
     busy process: 80 tokens/s with 1 thread, 11 with 2)."""
+    from synthclf import resources
+
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = resources.usable_cores()
     if load is None:
         load = busy_cores()
     return max(1, min(cores, cores - round(load)))
