@@ -385,3 +385,14 @@ def test_cli_analyze_then_report(project):
     assert runner.invoke(app, ["analyze"]).exit_code == 0
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert Path("reports/report.html").exists() and Path("metrics/summary.json").exists()
+
+
+def test_verdict_cautions_against_two_replicates_and_not_three(rendered):
+    """2 replicates: the replicate spread has 1 df, so the verdict section says to raise them."""
+    verdict = section((rendered / "reports" / "report.md").read_text(encoding="utf-8"), "Verdict")
+    assert "Caution: 2 generation replicates" in verdict and "`generate.replicates` to 3" in verdict
+    params = make_params()
+    params.generate.replicates = 3
+    summary = read_json(rendered / "metrics" / "summary.json")
+    blocks = report.verdict_section(summary, params, ORDER).blocks
+    assert not any("Caution" in str(block) for block in blocks)

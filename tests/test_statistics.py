@@ -302,3 +302,19 @@ def test_exchange_rate_with_fewer_real_seeds_than_replicates():
     estimate, flag = exchange_rate_interval(gold, {5: noisy(0.6, 2), 10: noisy(0.7, 2), 100: noisy(0.9, 1)},
                                                   {10: noisy(0.7, 2)}, 2, n_resamples=200)
     assert flag == "=" and 5 <= estimate.value <= 100 and estimate.low <= estimate.value <= estimate.high
+
+
+def test_intervals_from_two_disagreeing_replicates_stay_on_the_scale():
+    """Two replicates 40 points apart: t with 1 df is 12.7 and value +- t*se leaves [0, 1]; the interval
+    is cut to the scale (scores in [0, 1], differences in [-1, 1]) but keeps its standard error."""
+    rng = np.random.default_rng(5)
+    gold = np.arange(300) % 2
+    preds = np.stack([np.where(rng.random(300) < accuracy, gold, 1 - gold) for accuracy in (0.55, 0.95)])
+    score = score_interval(gold, preds, 2, n_resamples=200)
+    raw_half_width = t_distribution.ppf(0.975, 1) * score.se
+    assert score.value - raw_half_width < 0 and score.value + raw_half_width > 1   # the uncut interval
+    assert (score.low, score.high) == (0.0, 1.0)
+    flipped = 1 - preds
+    difference = difference_interval(gold, preds, flipped, 2, n_resamples=200)
+    assert -1.0 <= difference.low < difference.value < difference.high <= 1.0
+    assert difference.low == -1.0 or difference.high == 1.0

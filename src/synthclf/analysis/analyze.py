@@ -293,8 +293,9 @@ def pooled(estimates: Sequence[dict], confidence: float) -> dict | None:
     value = sum(e["value"] for e in present) / len(present)
     se = math.sqrt(sum(e["se"] ** 2 for e in present)) / len(present)
     z = norm.ppf(0.5 + confidence / 2)
-    return {"value": rounded(value), "low": rounded(value - z * se), "high": rounded(value + z * se),
-            "n_tasks": len(present)}
+    # a mean of Macro-F1 differences lies in [-1, 1]; the interval is cut there (Estimate.within)
+    return {"value": rounded(value), "low": rounded(max(value - z * se, -1.0)),
+            "high": rounded(min(value + z * se, 1.0)), "n_tasks": len(present)}
 
 
 def findings(params: Params, datas: dict[str, TaskData], task_blocks: dict[str, dict], corr: dict,

@@ -267,9 +267,23 @@ def verdict_section(summary: dict, params: Params, tasks: list[str]) -> Section:
         "per label). Exchange rate: the real examples per label whose Macro-F1 synthetic data at that size "
         "reaches, read off the size-matched real learning curve; ≤ / ≥ mark a value beyond the real sizes tested.",
     ])
+    if params.generate.replicates < 3:
+        section.blocks.append(few_replicates_warning(params.generate.replicates))
     if summary.get("missing"):
         section.blocks.append(f"Not evaluated (left out): {summary['missing']}.")
     return section
+
+
+def few_replicates_warning(replicates: int) -> str:
+    """Why intervals from 1-2 generation replicates are too wide (or too narrow) to act on."""
+    if replicates == 1:
+        return ("**Caution: 1 generation replicate.** The intervals cover test items and nothing of the "
+                "generator's randomness, which moved Macro-F1 by 10-15 points between samples; set "
+                "`generate.replicates` to 3 or more before acting on a verdict.")
+    return ("**Caution: 2 generation replicates.** The spread between them is estimated with 1 degree of "
+            "freedom (t = 12.7 for a 95% interval), so where the two samples disagree an interval spans "
+            "most of the scale (intervals are cut at 0 and 100). Set `generate.replicates` to 3 or more "
+            "(t = 4.3 with 3) before acting on a verdict.")
 
 
 # --- the study's findings -------------------------------------------------------------------------

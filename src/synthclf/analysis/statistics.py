@@ -64,6 +64,16 @@ class Estimate:
         """True when the interval excludes `null`; never for an undefined (NaN) interval."""
         return bool(self.low > null or self.high < null)
 
+    def within(self, lowest: float, highest: float) -> "Estimate":
+        """The interval cut to the values the statistic can take (a score lies in [0, 1]).
+
+        With few replicates the t quantile is large (12.7 for 2 replicates) and value +- t*se can
+        leave the scale; the truth cannot, so cutting there only drops impossible values and never
+        lowers coverage.
+        """
+        return Estimate(self.value, max(self.low, lowest), min(self.high, highest), self.se,
+                        self.n_items, self.n_replicates)
+
     def as_dict(self, places: int = 6) -> dict:
         """JSON-ready: floats rounded, NaN and infinities as None (JSON has neither)."""
         def clean(number: float):
@@ -260,7 +270,7 @@ def score_interval(gold, preds, n_labels: int, metric: str = "macro_f1", **kw) -
         return metric_batch(metric, gold, preds, n_labels).mean(axis=0)
 
     per_replicate = metric_batch(metric, gold, preds, n_labels)
-    return combined_interval(mean_score, (gold, preds), per_replicate, **kw)
+    return combined_interval(mean_score, (gold, preds), per_replicate, **kw).within(0.0, 1.0)
 
 
 def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = "macro_f1", **kw) -> Estimate:
@@ -281,7 +291,7 @@ def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = "ma
     else:
         parts = [replicate_part(scores_a), replicate_part(scores_b)]
     return _interval(mean_difference, (gold, preds_a, preds_b), parts,
-                     n_replicates=min(len(scores_a), len(scores_b)), **kw)
+                     n_replicates=min(len(scores_a), len(scores_b)), **kw).within(-1.0, 1.0)
 
 
 def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric: str = "macro_f1",
