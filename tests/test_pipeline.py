@@ -28,7 +28,7 @@ def tiny_params() -> dict:
                        "trec": {"train_size": 90, "test_size": 60, "pool_size": 18}}
     params["mixes"] = [{"setting": "few_shot", "real": 10}]
     params["sources"] = ["real", "zero_shot", "few_shot", "few_shot+real10"]
-    params["train"].update(epochs=1, min_steps=4, batch_size=16, max_length=32, seeds=[0])
+    params["train"].update(epochs=1, min_steps=4, min_epochs=0, batch_size=16, max_length=32, seeds=[0])
     params["generate"].update(per_class=2, replicates=2, max_attempts_factor=6.0,
                               cache_path=".synthclf_cache/responses.sqlite")
     params["compare"].update(sizes=[1], bootstrap_resamples=200)

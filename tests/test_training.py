@@ -39,7 +39,7 @@ def project(tmp_path, monkeypatch):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["tasks"] = ["sms_spam"]
     params["split"] = {"sms_spam": {"train_size": 40, "test_size": 20, "pool_size": 4}}
-    params["train"].update(epochs=1, min_steps=24, batch_size=8, max_length=32, seeds=[0, 1])
+    params["train"].update(epochs=1, min_steps=24, min_epochs=0, batch_size=8, max_length=32, seeds=[0, 1])
     params["generate"].update(per_class=5, replicates=2)
     params["compare"] = {"sizes": [2], "bootstrap_resamples": 200}
     params["mixes"] = [{"setting": "few_shot", "real": 6}]
@@ -173,3 +173,19 @@ def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
     train.run(params, "sms_spam", "few_shot")
     second = json.loads(paths.metrics_file("train", "sms_spam", "few_shot").read_text())["units"]
     assert second["real@5/r0"].get("cached") and not second["few_shot@5/r0"].get("cached")
+
+
+@pytest.mark.parametrize("n_examples, steps", [
+    (20, 20),      # one batch: min_steps (15 epochs would be 15 steps)
+    (60, 30),      # two batches: 15 epochs
+    (130, 75),     # a mix of ~130: 15 epochs, not the 20 steps (5 epochs) it collapsed with
+    (320, 100),    # 15 epochs would be 150 steps: capped at max_floor_steps
+    (1200, 114),   # the full real set: its own 3 epochs (38 batches), above the floor
+])
+def test_step_floor_grows_with_mid_sized_sets_and_stops_at_the_cap(n_examples, steps):
+    from synthclf.config import TrainParams
+
+    params = TrainParams(epochs=3, min_steps=20, min_epochs=15, max_floor_steps=100, batch_size=32)
+    assert train.total_steps(n_examples, params) == steps
+    batches = -(-n_examples // 32)
+    assert train.total_steps(n_examples, params.model_copy(update={"min_epochs": 0})) == max(20, 3 * batches)

@@ -82,6 +82,9 @@ class TrainParams(Strict):
     encoder: str = Field("bundled:all-MiniLM-L6-v2", description="bundled:<name> or a hub id such as roberta-base")
     epochs: float = Field(3, gt=0)
     min_steps: int = Field(60, ge=0, description="small synthetic sets still get this many optimiser steps")
+    min_epochs: float = Field(0, ge=0, description="mid-sized sets (a mix, ~100-300 examples) get at least this "
+                              "many epochs, up to max_floor_steps steps")
+    max_floor_steps: int = Field(100, ge=0, description="min_epochs never asks for more steps than this")
     batch_size: int = Field(32, gt=0)
     learning_rate: float = Field(5e-5, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)

@@ -148,9 +148,18 @@ def autocast(device: str):
 
 
 def total_steps(n_examples: int, train: TrainParams) -> int:
-    """Epochs over the data, but at least min_steps so a small synthetic set still trains."""
+    """Epochs over the data, with a floor so small and mid-sized sets still train.
+
+    The floor is min_steps, raised to min_epochs over the data up to max_floor_steps. With epochs 3
+    and min_steps 20 alone, a mix of ~130 examples got 20 steps (5 epochs) while 30 examples got the
+    same 20 steps as 20 epochs, and the mix's classifier fell to the majority label. Measured on
+    vader_tweets with real texts standing in for the synthetic part (30 balanced + 100 drawn with
+    the label shares, 2 seeds): Macro-F1 0.24 (chance) with 20 steps, 0.64 with 75 (15 epochs).
+    Tiny sets (one batch) keep min_steps and the full real set keeps its own epochs.
+    """
     per_epoch = math.ceil(n_examples / train.batch_size)
-    return max(math.ceil(train.epochs * per_epoch), train.min_steps)
+    floor = max(train.min_steps, min(math.ceil(train.min_epochs * per_epoch), train.max_floor_steps))
+    return max(math.ceil(train.epochs * per_epoch), floor)
 
 
 def load_classifier(encoder: str, label_names: list[str]):
