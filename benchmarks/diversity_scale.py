@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from synthclf.analysis import diversity
+from synthclf.text import diversity
 
 DIM = 384
 
@@ -82,7 +82,7 @@ SAMPLE = ["Are you still coming round for dinner on Friday?",
 
 def bench_embeddings(count: int) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from synthclf.analysis import embeddings
+    from synthclf.text import embeddings
 
     texts = [f"{SAMPLE[i % len(SAMPLE)]} (message {i})" for i in range(count)]
     start = time.perf_counter()

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from synthclf.analysis import analyze, instance
-from synthclf.analysis import statistics as stats
+from synthclf import statistics as stats
 from synthclf.errors import SynthclfError
 from synthclf.tasks import load_card
 from test_analysis_fixtures import (FEW_SHOT_GAP, LEVELS, MATCHED_REAL, MIX_GAP, N_TEST, REAL_F1, TRAIN_SIZE,

@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from synthclf.analysis import diversity
+from synthclf.text import diversity
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthclf.analysis import embeddings  # noqa: E402
+from synthclf.text import embeddings  # noqa: E402
 
 TEXTS = ["Win a free holiday, call now to claim your prize",
          "Congratulations, you have won a cash prize! Text CLAIM",

@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, original_repo_root, resolve_cache_path
-from synthclf.generation.cleaning import CopyDetector, NearDuplicateIndex, TextFilter, clean_text, words
+from synthclf.generation.cleaning import CopyDetector, NearDuplicateIndex, TextFilter, clean_text
+from synthclf.text.normalize import words
 from synthclf.generation.client import MalformedResponse, RetryPolicy, retry_after_seconds, transient_kind
 from synthclf.generation.limits import RateLimiter
 from synthclf.generation.prompts import PromptBuilder, load_template

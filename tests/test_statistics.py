@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 from scipy.stats import t as t_distribution
 from sklearn.metrics import accuracy_score, f1_score
 
-from synthclf.analysis.statistics import (Estimate, accuracy_batch, chance_macro_f1, combined_interval,
+from synthclf.statistics import (Estimate, accuracy_batch, chance_macro_f1, combined_interval,
                                           correlation_test, difference_interval, exchange_rate_interval,
                                           macro_f1_batch, real_equivalent, recovered_share_interval,
                                           score_interval, synthetic_needed)

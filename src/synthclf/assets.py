@@ -102,6 +102,9 @@ SPLIT_GENERATORS = {
 }
 
 
+DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"   # llm.model when params.yaml names none
+
+
 def bundled_generators() -> tuple[str, ...]:
     """llm.model values the bundled llama.cpp server can serve (llm.base_url null)."""
     return (SMOLLM, *SPLIT_GENERATORS)
@@ -368,10 +371,22 @@ def _unpack_single_folder(archive: Path, target: Path) -> None:
 
 
 def _generator_from_params(path: str) -> str | None:
-    from synthclf.config import load_params
+    """llm.model of a params file, or None when llm.base_url points at a server (nothing to install).
 
-    llm = load_params(path).llm
-    return None if llm.base_url else llm.model
+    Read as plain YAML: this module sits below config.py (README, Development: the layer plan), and
+    every pipeline command validates the whole file anyway before it runs.
+    """
+    import yaml
+
+    try:
+        llm = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("llm") or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SynthclfError(f"{path}: cannot read it ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(llm, dict):
+        raise SynthclfError(f"{path}: llm must be a mapping of settings")
+    if llm.get("base_url"):
+        return None
+    return str(llm.get("model") or DEFAULT_GENERATOR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,12 +5,14 @@ Commands import their module lazily so `synthclf --help` and params errors answe
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from synthclf import interrupts
+from synthclf.interrupts import guarded
 
 if Path(sys.argv[0]).name == "synthclf":  # the console script: a signal during the imports below
     interrupts.hold_until_handled()      # is raised once the command starts, as one line
@@ -28,25 +30,9 @@ from synthclf.tasks.authoring import app as task_app  # noqa: E402
 
 app.add_typer(task_app, name="task")
 
-T = TypeVar("T")
 ParamsOption = Annotated[Path, typer.Option("--params", help="the params file to read")]
 TaskOption = Annotated[str, typer.Option("--task", help="task name (a card in src/synthclf/tasks/cards)")]
 SourceOption = Annotated[str, typer.Option("--source", help="training source: real, zero_shot, few_shot or a mix")]
-
-
-def guarded(action: Callable[[], T]) -> T:
-    """Run a command; a user error becomes one line on stderr and exit code 2, SIGINT or SIGTERM
-    one `interrupted: ...` line and exit code 130 or 143 (see synthclf.interrupts)."""
-    try:
-        with interrupts.handled():
-            return action()
-    except SynthclfError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt as exc:
-        stopped = interrupts.as_interrupted(exc)
-        typer.echo(stopped.line, err=True)
-        raise typer.Exit(stopped.exit_code) from None
 
 
 def _params_with_task(params_path: Path, task: str | None) -> Params:
@@ -65,10 +51,23 @@ def _check_source(params: Params, source: str) -> None:
         raise SynthclfError(f"--source: got {source!r}; allowed: {', '.join(params.sources)}")
 
 
+def run_stage(module: str, params_path: Path, task: str | None, *args: str,
+              check: Callable[[Params], None] | None = None) -> None:
+    """The body of every stage command: validated params, an optional argument check, then the
+    stage module's run(params, [task], *args), imported only now (so --help stays instant)."""
+    def action() -> None:
+        params = _params_with_task(params_path, task)
+        if check is not None:
+            check(params)
+        stage = importlib.import_module(module)
+        stage.run(params, *([task] if task is not None else []), *args)
+    guarded(action)
+
+
 @app.command()
 def fetch(task: TaskOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Download (pinned, sha256-checked) and extract a task's real data to data/raw/<task>."""
-    def action():
+    def action() -> None:
         _params_with_task(params, task)
         from synthclf.tasks import fetch as stage
         stage.run(task)
@@ -78,31 +77,24 @@ def fetch(task: TaskOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
 @app.command()
 def prepare(task: TaskOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Clean, deduplicate and split a task's real data; build the few-shot pool."""
-    def action():
-        p = _params_with_task(params, task)
-        from synthclf.tasks import prepare as stage
-        stage.run(p, task)
-    guarded(action)
+    run_stage("synthclf.tasks.prepare", params, task)
 
 
 @app.command()
 def generate(task: TaskOption, setting: Annotated[str, typer.Option(help="zero_shot or few_shot")],
              params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Generate synthetic training data for a task with the configured LLM."""
-    def action():
-        p = _params_with_task(params, task)
+    def check(p: Params) -> None:
         if setting not in p.generate.settings:
             raise SynthclfError(f"--setting: got {setting!r}; allowed: {', '.join(p.generate.settings)}")
-        from synthclf.generation import generate as stage
-        stage.run(p, task, setting)
-    guarded(action)
+    run_stage("synthclf.generation.generate", params, task, setting, check=check)
 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(help="0 = a free port")] = 8000,
           params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Start the bundled SmolLM2 model behind an OpenAI-compatible server, until Ctrl-C."""
-    def action():
+    def action() -> None:
         p = _params_with_task(params, None)
         from synthclf.generation import server
         server.serve_forever(p.llm, host=host, port=port)
@@ -112,78 +104,50 @@ def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(help="0 = a
 @app.command()
 def validate(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Run the Great Expectations suite on a dataset; quarantine or fail per params."""
-    def action():
-        p = _params_with_task(params, task)
+    def check(p: Params) -> None:
         if source not in ("real", *p.generate.settings):
             raise SynthclfError(f"--source: got {source!r}; allowed: real, {', '.join(p.generate.settings)}")
-        from synthclf.validation import validate as stage
-        stage.run(p, task, source)
-    guarded(action)
+    run_stage("synthclf.validation.validate", params, task, source, check=check)
 
 
 @app.command()
 def mix(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Build a real+synthetic training mix such as few_shot+real100 from validated data."""
-    def action():
-        p = _params_with_task(params, task)
+    def check(p: Params) -> None:
         if p.mix(source) is None:
             names = [mix.source for mix in p.mixes]
             raise SynthclfError(f"--source: got {source!r}; params.yaml mixes are {names or 'empty'}")
-        from synthclf.training import mix as stage
-        stage.run(p, task, source)
-    guarded(action)
+    run_stage("synthclf.training.mix", params, task, source, check=check)
 
 
 @app.command()
 def train(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Fine-tune the classifier on one training source, once per seed."""
-    def action():
-        p = _params_with_task(params, task)
-        _check_source(p, source)
-        from synthclf.training import train as stage
-        stage.run(p, task, source)
-    guarded(action)
+    run_stage("synthclf.training.train", params, task, source, check=lambda p: _check_source(p, source))
 
 
 @app.command()
 def evaluate(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Score a trained source's checkpoints on the real test set."""
-    def action():
-        p = _params_with_task(params, task)
-        _check_source(p, source)
-        from synthclf.training import evaluate as stage
-        stage.run(p, task, source)
-    guarded(action)
+    run_stage("synthclf.training.evaluate", params, task, source, check=lambda p: _check_source(p, source))
 
 
 @app.command()
 def judge(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Ask the configured LLM, as a panel of judges, which of two tasks is more objective."""
-    def action():
-        p = _params_with_task(params, None)
-        from synthclf.analysis import judge as stage
-        stage.run(p)
-    guarded(action)
+    run_stage("synthclf.analysis.judge", params, None)
 
 
 @app.command()
 def analyze(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Compare sources across subjectivity levels; instance-level agreement curves."""
-    def action():
-        p = _params_with_task(params, None)
-        from synthclf.analysis import analyze as stage
-        stage.run(p)
-    guarded(action)
+    run_stage("synthclf.analysis.analyze", params, None)
 
 
 @app.command()
 def report(params: ParamsOption = DEFAULT_PARAMS) -> None:
     """Write reports/report.md and reports/report.html with figures."""
-    def action():
-        p = _params_with_task(params, None)
-        from synthclf.analysis import report as stage
-        stage.run(p)
-    guarded(action)
+    run_stage("synthclf.analysis.report", params, None)
 
 
 def main() -> None:  # pragma: no cover - console entry point

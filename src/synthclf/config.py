@@ -11,21 +11,17 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from synthclf.analysis.settings import AnalysisParams
 from synthclf.errors import SynthclfError
+from synthclf.paths import available_tasks
 from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.resources import ResourcesParams
+from synthclf.schema import Strict
 from synthclf.validation.settings import ValidationParams
 
 DEFAULT_PARAMS = Path("params.yaml")
-
-
-class Strict(BaseModel):
-    """Base for every params section: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class SplitParams(Strict):
@@ -113,8 +109,6 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _every_task_has_a_card_and_a_split(self) -> Params:
-        from synthclf.tasks import available_tasks
-
         known = available_tasks()
         for task in self.tasks:
             if task not in known:

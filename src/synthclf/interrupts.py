@@ -187,3 +187,22 @@ async def _cancelled_on_signal(main: Coroutine[Any, Any, T]) -> T:
         return await main
     finally:
         _state.deliver = _record_only
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run a command; a user error becomes one line on stderr and exit code 2, SIGINT or SIGTERM
+    one `interrupted: ...` line and exit code 130 or 143. Every CLI command runs through this."""
+    import typer
+
+    from synthclf.errors import SynthclfError
+
+    try:
+        with handled():
+            return action()
+    except SynthclfError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt as exc:
+        stopped = as_interrupted(exc)
+        typer.echo(stopped.line, err=True)
+        raise typer.Exit(stopped.exit_code) from None

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REAL = "real"
+CARDS_DIR = Path(__file__).parent / "tasks" / "cards"
+
+
+def cards_dir() -> Path:
+    """The task card folder; SYNTHCLF_CARDS_DIR points elsewhere (tests, or a card store outside the repo)."""
+    return Path(os.environ.get("SYNTHCLF_CARDS_DIR", CARDS_DIR))
+
+
+def available_tasks() -> list[str]:
+    """The tasks that have a card (params.yaml `tasks` may only name these)."""
+    return sorted(path.stem for path in cards_dir().glob("*.yaml"))
+
 SETTINGS = ("zero_shot", "few_shot")
 
 

@@ -20,9 +20,10 @@ import os
 import sys
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from synthclf.errors import SynthclfError
+from synthclf.schema import Strict
 
 WORKERS_ENV = "SYNTHCLF_WORKERS"
 # Read by OpenMP (torch, BLAS), MKL, OpenBLAS and Rust's rayon (tokenizers) when they load.
@@ -30,8 +31,7 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "RAYON_NUM_THREADS", "RAYON_RS_NUM_CPUS")
 
 
-class ResourcesParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResourcesParams(Strict):
 
     threads: int = Field(0, ge=0, description="threads for torch, tokenizers, BLAS and llama.cpp; "
                                               "0 = usable cores / $SYNTHCLF_WORKERS")

@@ -8,7 +8,7 @@ evaluate metrics, and, when analyze.judgments_file is set, pairwise objectivity 
   data's lift over chance, (synthetic - chance) / (real - chance); the exchange rate (what synthetic
   data at its largest size is worth in real examples per label); the mixes' gaps; and the verdict.
   Every interval combines a bootstrap over test items (paired between sources on the same items)
-  with the spread between generation replicates and training seeds (analysis/statistics.py).
+  with the spread between generation replicates and training seeds (statistics.py).
   Then aggregates per subjectivity level (flat keys such as by_level.level_3.share_zero_shot, so
   `dvc exp show` compares experiments level by level), permutation tests of gap and share against
   subjectivity with the task as the unit, the study's three findings with their statistics, the
@@ -34,7 +34,7 @@ import numpy as np
 
 from synthclf import paths
 from synthclf.analysis import bradley_terry, instance, verdict
-from synthclf.analysis import statistics as stats
+from synthclf import statistics as stats
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.records import read_json, read_jsonl, write_json

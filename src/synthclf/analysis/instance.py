@@ -4,7 +4,7 @@ For an item with rater votes, agreement a_i is the largest share of annotators t
 label. Scoring only items with a_i >= gamma for a rising gamma shows how much of a model's error
 sits on contested items; the study found accuracy rising with gamma, more steeply for models trained
 on synthetic data. One curve per training source, averaged over its replicates; Macro-F1 is the
-project's one Macro-F1 (over all of the card's labels, analysis/statistics.py).
+project's one Macro-F1 (over all of the card's labels, statistics.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from synthclf.analysis import statistics as stats
+from synthclf import statistics as stats
 
 MIN_ITEMS_FOR_GAIN = 30   # the steepest point of a curve must rest on this many items
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from synthclf.schema import Strict
 
 
-class AnalysisParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AnalysisParams(Strict):
 
     gammas: list[Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1,

@@ -13,6 +13,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+from synthclf.text.normalize import shingles, word_ngrams, words
+
 PREAMBLE = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|okay|ok|absolutely|great|here you go)\b[^\n:]*?[!.,:]\s*)?"
     r"(?:here(?:'s| is| are)\b[^\n:]*?(?::|\n)|(?:i hope|hope) [^\n]*$)",
@@ -32,7 +34,6 @@ REFUSAL = re.compile(
     r"i won'?t be able)",
     re.IGNORECASE,
 )
-WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
 def _strip_quotes(text: str) -> str:
@@ -75,23 +76,6 @@ def clean_text(raw: str, label_names: Iterable[str] = (), opened_quote: bool = F
     text = " ".join(" ".join(lines).split())
     text = LEADING_ACK.sub("", text, count=1)
     return _strip_quotes(text)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case word tokens; apostrophes only inside a word count ("don't" yes, "james'" no)."""
-    return [token for raw in WORD.findall(text.lower()) if (token := raw.strip("'"))]
-
-
-def normalized(text: str) -> str:
-    """The form exact duplicates are compared in: case, punctuation and spacing ignored."""
-    return " ".join(words(text))
-
-
-def shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:
-    """Word n-grams; a text shorter than `size` words is one shingle of all its words."""
-    if len(tokens) < size:
-        return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i:i + size]) for i in range(len(tokens) - size + 1)}
 
 
 def basic_rejection(text: str, finish_reason: str | None, min_words: int, max_words: int) -> str | None:
@@ -141,14 +125,10 @@ class CopyDetector:
 
     def __init__(self, examples: Iterable[str], n: int) -> None:
         self.n = n
-        self.ngrams = {gram for text in examples for gram in _ngrams(words(text), n)}
+        self.ngrams = {gram for text in examples for gram in word_ngrams(words(text), n)}
 
     def copies(self, tokens: list[str]) -> bool:
-        return any(gram in self.ngrams for gram in _ngrams(tokens, self.n))
-
-
-def _ngrams(tokens: list[str], n: int) -> Iterable[tuple[str, ...]]:
-    return (tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        return any(gram in self.ngrams for gram in word_ngrams(tokens, self.n))
 
 
 class TextFilter:

@@ -21,9 +21,10 @@ from typing import Any
 from synthclf.errors import SynthclfError
 from synthclf.generation.accounting import Accounting
 from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key
-from synthclf.generation.cleaning import TextFilter, clean_text, normalized
+from synthclf.generation.cleaning import TextFilter, clean_text
 from synthclf.generation.client import LLMClient
 from synthclf.generation.prompts import Prompt, PromptBuilder
+from synthclf.text.normalize import normalized
 
 
 @dataclass

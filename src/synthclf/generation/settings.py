@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from synthclf.assets import bundled_generators
+from synthclf.assets import DEFAULT_GENERATOR, bundled_generators
+from synthclf.schema import Strict
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Price(Strict):
@@ -21,7 +20,7 @@ class Price(Strict):
 
 class LLMParams(Strict):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint; null starts the bundled model")
-    model: str = "SmolLM2-135M-Instruct"
+    model: str = DEFAULT_GENERATOR
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     backend: Literal["auto", "llama_cpp", "openai"] = Field(
         "auto", description="auto: llama_cpp for the bundled server (base_url null), openai otherwise; "

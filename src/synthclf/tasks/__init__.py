@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from synthclf.errors import SynthclfError
+from synthclf.paths import CARDS_DIR, available_tasks, cards_dir  # noqa: F401 (the tasks API)
+from synthclf.schema import Strict
 
-CARDS_DIR = Path(__file__).parent / "cards"
-
-
-def cards_dir() -> Path:
-    """The card folder; SYNTHCLF_CARDS_DIR points elsewhere (tests, or a card store outside the repo)."""
-    return Path(os.environ.get("SYNTHCLF_CARDS_DIR", CARDS_DIR))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Subjectivity(Strict):
@@ -106,10 +97,6 @@ class TaskCard(Strict):
     @property
     def label_names(self) -> list[str]:
         return list(self.labels)
-
-
-def available_tasks() -> list[str]:
-    return sorted(path.stem for path in cards_dir().glob("*.yaml"))
 
 
 def card_path(name: str) -> Path:

@@ -428,10 +428,10 @@ def _check_split(name: str, raw: dict, cleaned: Cleaned, params: Any, report: Re
 def _check_near_copies(name: str, train: list[dict], test: list[dict], params: Any, report: Report) -> None:
     """Train texts that are near-copies of test texts: validation quarantines them as contamination
     (by shared word n-grams, counted here; its embedding check may hold back a few more)."""
-    from synthclf.validation.features import ngram_share, test_ngram_index
+    from synthclf.text.normalize import ngram_index, ngram_share
 
     settings = params.validate_
-    index = test_ngram_index((row["text"] for row in test), settings.contamination_ngram)
+    index = ngram_index((row["text"] for row in test), settings.contamination_ngram)
     copies = sum(ngram_share(row["text"], index, settings.contamination_ngram) >= settings.contamination_ngram_share
                  for row in train)
     too_short = sum(len(row["text"]) < settings.min_chars for row in train)
@@ -497,7 +497,7 @@ def new_command(
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Write a card (with TODOs to fill) and a params.yaml entry for a task read from a data file."""
-    from synthclf.cli import guarded
+    from synthclf.interrupts import guarded
 
     guarded(lambda: new_task(name, file, text_column, label_column, votes_column, encoding, params))
 
@@ -506,6 +506,6 @@ def new_command(
 def check_command(name: Annotated[str, typer.Argument(help="the task's name")],
                   params: ParamsOption = Path("params.yaml")) -> None:
     """Check a task's card, params and data together; list every problem with its fix (exit 2)."""
-    from synthclf.cli import guarded
+    from synthclf.interrupts import guarded
 
     guarded(lambda: check_task(name, params))

@@ -19,6 +19,7 @@ from synthclf.errors import SynthclfError
 from synthclf.records import write_json, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.tasks.sources import read_items
+from synthclf.text.normalize import normalized
 
 MIN_CHARS = 3
 
@@ -29,7 +30,9 @@ def clean_text(text: str) -> str:
 
 
 def dedup_key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+    """Two items are duplicates when their normalised forms match (text.normalize: case, punctuation
+    and spacing ignored, letters of any script kept)."""
+    return normalized(text)
 
 
 def deduplicate(items: list[dict]) -> tuple[list[dict], int, int]:

@@ -4,7 +4,7 @@ Reads data/predictions/<task>/<source>.jsonl (written by `train`: one prediction
 item). Writes metrics/evaluate/<task>/<source>.json: for every learning-curve point (e.g.
 zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over its replicates
 with a confidence interval that combines a bootstrap over test items with the spread between
-replicates (analysis/statistics.py), the per-unit scores, the headline point's per-class scores, and
+replicates (statistics.py), the per-unit scores, the headline point's per-class scores, and
 the Macro-F1 of the best constant predictor (chance); plus the headline's confusion-matrix PNG.
 """
 
@@ -72,7 +72,7 @@ def point_predictions(units: dict, point: str):
 
 def score_source(rows: list[dict], label_names: list[str], headline: str, confidence: float,
                  resamples: int, seed: int) -> dict:
-    from synthclf.analysis import statistics as stats
+    from synthclf import statistics as stats
 
     gold, units = encoded(rows, label_names)
     points = sorted({point_of(unit) for unit in units}, key=_point_order)
@@ -104,7 +104,7 @@ def score_source(rows: list[dict], label_names: list[str], headline: str, confid
 
 
 def _unit_score(gold, pred, n_labels: int, metric: str) -> float:
-    from synthclf.analysis import statistics as stats
+    from synthclf import statistics as stats
 
     batch = stats.macro_f1_batch(gold, pred, n_labels) if metric == "macro_f1" else stats.accuracy_batch(gold, pred)
     return float(batch)

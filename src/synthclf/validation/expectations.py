@@ -9,7 +9,7 @@ GX has no built-in for "every label's share within bounds", and nothing for embe
 - `ExpectColumnChamferRatioToBeAtLeast`  metric `column.chamfer_distance`
 
 The diversity metrics embed the column's texts with the bundled MiniLM (cached, see
-analysis/embeddings.py) and compare the result with a reference value measured on the task's real
+text/embeddings.py) and compare the result with a reference value measured on the task's real
 data; the observed value is the ratio, so Data Docs show exactly what the threshold bounds.
 Importing this module registers the metrics and expectations with GX.
 """
@@ -27,8 +27,8 @@ from great_expectations.expectations.metrics.column_aggregate_metric_provider im
     column_aggregate_value,
 )
 
-from synthclf.analysis.diversity import PairwiseSummary, pairwise_summary
-from synthclf.analysis.embeddings import embed_texts
+from synthclf.text.diversity import PairwiseSummary, pairwise_summary
+from synthclf.text.embeddings import embed_texts
 
 
 @lru_cache(maxsize=8)

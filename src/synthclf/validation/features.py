@@ -19,43 +19,17 @@ Derived columns (prefixed `_` so they never clash with record fields):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthclf.analysis.diversity import nearest_neighbours
-from synthclf.analysis.embeddings import embed_texts
+from synthclf.text.diversity import nearest_neighbours
+from synthclf.text.embeddings import embed_texts
+from synthclf.text.normalize import ngram_index, ngram_share, normalized
 
 RECORD_COLUMNS = ("id", "task", "text", "label", "source")
-WORD = re.compile(r"\w+")
-
-
-def normalized(text: str) -> str:
-    """Case, punctuation and spacing do not make a text new."""
-    return " ".join(WORD.findall(text.lower()))
-
-
-def ngram_share(text: str, index: set[str], n: int) -> float:
-    grams = ngram_keys(text, n)
-    return len(grams & index) / len(grams) if grams else 0.0
-
-
-def ngram_keys(text: str, n: int) -> set[str]:
-    """Word n-grams of a text; a text shorter than n words is one key: the whole text."""
-    tokens = WORD.findall(text.lower())
-    if len(tokens) < n:
-        return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
-
-
-def test_ngram_index(test_texts: Iterable[str], n: int) -> set[str]:
-    index: set[str] = set()
-    for text in test_texts:
-        index.update(ngram_keys(text, n))
-    return index
 
 
 def repeats_earlier(values: Sequence[Any]) -> list[bool | None]:
@@ -113,7 +87,7 @@ def add_contamination_columns(frame: pd.DataFrame, test_records: Sequence[dict],
         return
     test_texts = [record["text"] for record in test_records if isinstance(record.get("text"), str)]
     test_ids = [record.get("id") for record in test_records if isinstance(record.get("text"), str)]
-    index = test_ngram_index(test_texts, ngram)
+    index = ngram_index(test_texts, ngram)
     texts = frame["text"].tolist()
     present = [i for i, text in enumerate(texts) if text is not None]
     overlap = np.full(len(texts), np.nan)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+
+from synthclf.schema import Strict
 
 DEFAULT_ARTIFACT_PATTERNS = [
     r"(?i)^\W*(?:sure|certainly|of course|absolutely)\b[\s!,.:]*(?:here|i'd|i would|i can|i will|below|this is)\b",
@@ -29,8 +31,7 @@ DEFAULT_ARTIFACT_PATTERNS = [
 ]
 
 
-class ValidationParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ValidationParams(Strict):
 
     policy: Literal["fail", "quarantine"] = "quarantine"
     min_chars: int = Field(5, ge=1)

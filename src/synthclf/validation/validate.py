@@ -33,8 +33,8 @@ from typing import Any
 import pandas as pd
 
 from synthclf import paths
-from synthclf.analysis.diversity import diversity_measures, size_matched_reference
-from synthclf.analysis.embeddings import embed_texts
+from synthclf.text.diversity import diversity_measures, size_matched_reference
+from synthclf.text.embeddings import embed_texts
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_directory, read_jsonl, write_json, write_jsonl

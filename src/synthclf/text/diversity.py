@@ -18,17 +18,17 @@ symmetric passes visit each pair of blocks once. Memory is O(n * dim + block^2);
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
 
+from synthclf.text.normalize import word_ngrams, words
+
 Distance = Literal["cosine", "euclidean"]
 BLOCK = 2048
 TOP_K = 5
-WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -190,17 +190,12 @@ def similarity_to_reference(reference: np.ndarray, candidates: np.ndarray | None
     return total / len(reference)
 
 
-def word_ngrams(text: str, n: int) -> list[tuple[str, ...]]:
-    tokens = WORD.findall(text.lower())
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-
-
 def distinct_n(texts: Iterable[str], n: int) -> float:
     """Distinct word n-grams / all word n-grams over the whole set; 0.0 when there are none."""
     distinct: set[tuple[str, ...]] = set()
     total = 0
     for text in texts:
-        grams = word_ngrams(text, n)
+        grams = word_ngrams(words(text), n)
         total += len(grams)
         distinct.update(grams)
     return len(distinct) / total if total else 0.0
