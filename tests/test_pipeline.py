@@ -15,6 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sklearn.metrics import accuracy_score, f1_score
+
+from synthclf.tasks import load_card
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["sms_spam", "trec"]
@@ -70,6 +75,7 @@ def test_repro_produces_metrics_for_every_task_and_source(project):
             scores = json.loads((project / f"metrics/evaluate/{task}/{source}.json").read_text())
             assert scores["macro_f1_low"] <= scores["macro_f1"] <= scores["macro_f1_high"]
             assert scores["n_test"] == tiny_params()["split"][task]["test_size"]
+            check_scores_match_the_predictions(project, task, source, scores)
             kept = "seed0" if source == "real" else "rep0"
             assert (project / f"models/{task}/{source}/{kept}/model.safetensors").exists()
         for setting in ("zero_shot", "few_shot"):
@@ -90,9 +96,29 @@ def test_repro_produces_metrics_for_every_task_and_source(project):
     assert "macro_f1" in shown and "sms_spam" in shown and "trec" in shown
 
 
+def check_scores_match_the_predictions(project: Path, task: str, source: str, scores: dict) -> None:
+    """evaluate's numbers are sklearn's on the predictions train stored: per unit, and the headline
+    as the mean over the headline point's replicates."""
+    rows = [json.loads(line) for line in (project / f"data/predictions/{task}/{source}.jsonl").read_text().splitlines()]
+    assert len(rows) == scores["n_test"]
+    gold = [row["label"] for row in rows]
+    labels = load_card(task).label_names
+    assert set(scores["units"]) == set(rows[0]["pred"])
+    for unit, unit_scores in scores["units"].items():
+        pred = [row["pred"][unit] for row in rows]
+        expected = f1_score(gold, pred, labels=labels, average="macro", zero_division=0)
+        assert unit_scores["macro_f1"] == pytest.approx(expected, abs=1e-6), f"{task}/{source} {unit}"
+        assert unit_scores["accuracy"] == pytest.approx(accuracy_score(gold, pred), abs=1e-6)
+    headline = [unit for unit in scores["units"] if unit.rsplit("/r", 1)[0] == scores["headline"]]
+    assert len(headline) == scores["replicates"] > 0
+    mean = sum(scores["units"][unit]["macro_f1"] for unit in headline) / len(headline)
+    assert scores["macro_f1"] == pytest.approx(mean, abs=1e-5)
+
+
 def test_second_repro_is_a_no_op(project):
     result = dvc(project, "repro")
     assert "Running stage" not in result.stdout
+    assert json.loads(dvc(project, "status", "--json").stdout or "{}") == {}
 
 
 def test_changing_one_tasks_split_reruns_that_task_only(project):

@@ -19,6 +19,8 @@ import pytest
 import yaml
 from test_pipeline import REPO, dvc
 
+pytestmark = pytest.mark.slow
+
 TASKS = ["sms_spam", "trec"]
 SETTING = "zero_shot"
 ALL_OF = {  # every stage of one task

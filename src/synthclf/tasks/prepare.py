@@ -12,6 +12,7 @@ import random
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from synthclf import paths
 from synthclf.config import Params, SplitParams
@@ -62,45 +63,67 @@ def to_record(task: str, item: dict) -> dict:
     return record
 
 
-def stratified_split(records: list[dict], split: SplitParams, labels: list[str], seed: int):
-    """Test first, then train from the rest, then the few-shot pool from train; all stratified."""
-    rng = random.Random(seed)
+def stratified_draws(records: list[dict], draws: list[dict[str, int]], rng: random.Random | None,
+                     shuffle_order: Iterable[str] | None = None) -> list[list[dict]]:
+    """Disjoint draws stratified by label: the one stratified draw of the project (prepare's
+    test/train/pool split and training.mix's real examples).
+
+    `records` are grouped by label (each group in record order) and, with an `rng`, every group is
+    shuffled in turn, in `shuffle_order` (default: the order in which labels first occur in
+    `records`). Each draw `{label: count}` then takes the next `count` records of each group, and
+    lists its labels in the order of its keys; a count larger than what is left of a group is an
+    error. How many of each label a draw takes is the caller's choice (see `allocate`)."""
     by_label: dict[str, list[dict]] = defaultdict(list)
     for record in records:
         by_label[record["label"]].append(record)
-    for group in by_label.values():
-        rng.shuffle(group)
-    present = [label for label in labels if by_label[label]]
-    shares = _label_shares(by_label, present, split.balance)
+    if rng is not None:
+        for label in list(by_label) if shuffle_order is None else shuffle_order:
+            rng.shuffle(by_label[label])
+    taken: Counter = Counter()
+    drawn = []
+    for counts in draws:
+        draw = []
+        for label, count in counts.items():
+            group = by_label.get(label, [])
+            if taken[label] + count > len(group):
+                raise SynthclfError(f"draw: {count} more '{label}' items asked for but only "
+                                    f"{len(group) - taken[label]} are left")
+            draw += group[taken[label]: taken[label] + count]
+            taken[label] += count
+        drawn.append(draw)
+    return drawn
+
+
+def stratified_split(records: list[dict], split: SplitParams, labels: list[str], seed: int):
+    """Test first, then train from the rest, then the few-shot pool from train; all stratified."""
+    rng = random.Random(seed)
+    available = Counter(record["label"] for record in records)
+    present = [label for label in labels if available[label]]
+    shares = _label_shares(available, present, split.balance)
     needed = split.train_size + split.test_size
     if needed > len(records):
         raise SynthclfError(f"split: train_size + test_size = {needed} but only {len(records)} clean items "
                             "exist; lower the sizes in params.yaml")
-    test_counts = _allocate(split.test_size, shares, {l: len(by_label[l]) for l in present})
-    remaining = {l: len(by_label[l]) - test_counts[l] for l in present}
-    train_counts = _allocate(split.train_size, shares, remaining)
-    test, train = [], []
-    for label in present:
-        test += by_label[label][: test_counts[label]]
-        train += by_label[label][test_counts[label]: test_counts[label] + train_counts[label]]
+    test_counts = allocate(split.test_size, shares, {l: available[l] for l in present})
+    remaining = {l: available[l] - test_counts[l] for l in present}
+    train_counts = allocate(split.train_size, shares, remaining)
+    test, train = stratified_draws(records, [test_counts, train_counts], rng)
     rng.shuffle(test)
     rng.shuffle(train)
-    pool_counts = _allocate(min(split.pool_size, len(train)), {l: 1 / len(present) for l in present},
-                            Counter(r["label"] for r in train))
-    pool = []
-    for label in present:
-        pool += [r for r in train if r["label"] == label][: pool_counts[label]]
+    pool_counts = allocate(min(split.pool_size, len(train)), {l: 1 / len(present) for l in present},
+                           Counter(r["label"] for r in train))
+    (pool,) = stratified_draws(train, [pool_counts], rng=None)   # the first of each label in train
     return train, test, pool
 
 
-def _label_shares(by_label, present, balance):
+def _label_shares(available: Counter, present: list[str], balance: bool) -> dict[str, float]:
     if balance:
         return {label: 1 / len(present) for label in present}
-    total = sum(len(by_label[label]) for label in present)
-    return {label: len(by_label[label]) / total for label in present}
+    total = sum(available[label] for label in present)
+    return {label: available[label] / total for label in present}
 
 
-def _allocate(total: int, shares: dict[str, float], available: dict[str, int]) -> dict[str, int]:
+def allocate(total: int, shares: dict[str, float], available: dict[str, int]) -> dict[str, int]:
     """Split `total` across labels by share (largest remainder), never more than a label has."""
     counts = {label: min(int(total * share), available[label]) for label, share in shares.items()}
     order = sorted(shares, key=lambda label: -(total * shares[label] % 1))

@@ -9,27 +9,26 @@ record's `replicate`, so `train` fits one model per replicate like any other sou
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter
 
 from synthclf import paths
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl, write_jsonl
+from synthclf.tasks.prepare import stratified_draws
 from synthclf.training.units import by_replicate
 
 
 def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
-    """`count` records with label shares as in `records`, reproducible for a seed."""
+    """`count` records with label shares as in `records`, reproducible for a seed: each label's
+    share rounded (labels in sorted order, through tasks.prepare's stratified draw), then topped up
+    or cut to `count` with a shuffle of the records left over."""
     if count > len(records):
         raise SynthclfError(f"mix asks for {count} real examples but only {len(records)} exist; lower N in mixes")
     rng = random.Random(seed)
-    by_label: dict[str, list[dict]] = defaultdict(list)
-    for record in records:
-        by_label[record["label"]].append(record)
-    drawn = []
-    for label, group in sorted(by_label.items()):
-        rng.shuffle(group)
-        drawn += group[: round(count * len(group) / len(records))]
+    labels = sorted(Counter(record["label"] for record in records).items())
+    counts = {label: round(count * size / len(records)) for label, size in labels}
+    (drawn,) = stratified_draws(records, [counts], rng, shuffle_order=[label for label, _size in labels])
     taken = {r["id"] for r in drawn}
     leftovers = [r for r in records if r["id"] not in taken]
     rng.shuffle(leftovers)

@@ -17,6 +17,7 @@ Importing this module registers the metrics and expectations with GX.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -56,24 +57,27 @@ class ColumnValueShares(ColumnAggregateMetricProvider):
         return {str(value): round(int(count) / total, 6) for value, count in counts.items()} if total else {}
 
 
-class ColumnRemoteClique(ColumnAggregateMetricProvider):
+class _ColumnDiversity(ColumnAggregateMetricProvider):
+    """One embedding-diversity statistic of a text column (a `PairwiseSummary` field, named by
+    `statistic`). No `metric_name` here, so GX registers only the subclasses below."""
+
+    statistic: ClassVar[str]
+    value_keys = ("distance",)
+    filter_column_isnull = True
+
+    @column_aggregate_value(engine=PandasExecutionEngine)
+    def _pandas(cls, column, distance: str = "cosine", **kwargs) -> float | None:
+        return _finite_or_none(getattr(text_set_diversity(_texts(column), distance), cls.statistic))
+
+
+class ColumnRemoteClique(_ColumnDiversity):
     metric_name = "column.remote_clique"
-    value_keys = ("distance",)
-    filter_column_isnull = True
-
-    @column_aggregate_value(engine=PandasExecutionEngine)
-    def _pandas(cls, column, distance: str = "cosine", **kwargs) -> float | None:
-        return _finite_or_none(text_set_diversity(_texts(column), distance).remote_clique)
+    statistic = "remote_clique"
 
 
-class ColumnChamferDistance(ColumnAggregateMetricProvider):
+class ColumnChamferDistance(_ColumnDiversity):
     metric_name = "column.chamfer_distance"
-    value_keys = ("distance",)
-    filter_column_isnull = True
-
-    @column_aggregate_value(engine=PandasExecutionEngine)
-    def _pandas(cls, column, distance: str = "cosine", **kwargs) -> float | None:
-        return _finite_or_none(text_set_diversity(_texts(column), distance).chamfer)
+    statistic = "chamfer"
 
 
 class ExpectColumnValueSharesToBeBetween(ColumnAggregateExpectation):
@@ -95,46 +99,48 @@ class ExpectColumnValueSharesToBeBetween(ColumnAggregateExpectation):
                 "result": {"observed_value": shares, "details": {"out_of_bounds": outside}}}
 
 
-def _ratio_result(value: float | None, reference: float, min_ratio: float) -> dict:
-    """Success when value / reference >= min_ratio; a value that cannot be measured fails."""
-    if value is None or not reference or math.isnan(reference):
-        return {"success": False, "result": {"observed_value": None,
-                                             "details": {"value": value, "reference": reference,
-                                                         "why": "needs at least two texts on both sides"}}}
-    ratio = round(value / reference, 6)
-    return {"success": ratio >= min_ratio,
-            "result": {"observed_value": ratio, "details": {"value": value, "reference": reference}}}
+class _DiversityRatioToBeAtLeast(ColumnAggregateExpectation):
+    """The column's diversity metric (`metric_dependencies`, one metric), divided by the real data's
+    value (`reference`), is at least `min_ratio`; a value that cannot be measured fails.
+
+    Abstract (GX registers only concrete expectations): a subclass names its metric in `metric`.
+    """
+
+    reference: float
+    min_ratio: float
+    distance: str = "cosine"
+
+    success_keys: ClassVar[tuple[str, ...]] = ("reference", "min_ratio", "distance")
+    args_keys: ClassVar[tuple[str, ...]] = ("column", "reference", "min_ratio", "distance")
+
+    @property
+    @abstractmethod
+    def metric(self) -> str:
+        """The GX metric whose value is compared with `reference`."""
+
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
+                  execution_engine: Any = None) -> dict:
+        value, reference = metrics.get(self.metric), self.reference
+        if value is None or not reference or math.isnan(reference):
+            return {"success": False, "result": {"observed_value": None,
+                                                 "details": {"value": value, "reference": reference,
+                                                             "why": "needs at least two texts on both sides"}}}
+        ratio = round(value / reference, 6)
+        return {"success": ratio >= self.min_ratio,
+                "result": {"observed_value": ratio, "details": {"value": value, "reference": reference}}}
 
 
-class ExpectColumnRemoteCliqueRatioToBeAtLeast(ColumnAggregateExpectation):
+class ExpectColumnRemoteCliqueRatioToBeAtLeast(_DiversityRatioToBeAtLeast):
     """Remote-Clique (mean pairwise embedding distance) of the texts, divided by the real data's
     value (`reference`), is at least `min_ratio`: the set has not collapsed onto a few themes."""
 
-    reference: float
-    min_ratio: float
-    distance: str = "cosine"
-
-    metric_dependencies: ClassVar[tuple[str, ...]] = ("column.remote_clique",)
-    success_keys: ClassVar[tuple[str, ...]] = ("reference", "min_ratio", "distance")
-    args_keys: ClassVar[tuple[str, ...]] = ("column", "reference", "min_ratio", "distance")
-
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine: Any = None) -> dict:
-        return _ratio_result(metrics.get("column.remote_clique"), self.reference, self.min_ratio)
+    metric: ClassVar[str] = ColumnRemoteClique.metric_name
+    metric_dependencies: ClassVar[tuple[str, ...]] = (metric,)
 
 
-class ExpectColumnChamferRatioToBeAtLeast(ColumnAggregateExpectation):
+class ExpectColumnChamferRatioToBeAtLeast(_DiversityRatioToBeAtLeast):
     """Chamfer distance (mean distance to the nearest other text) of the texts, divided by the real
     data's value (`reference`), is at least `min_ratio`: texts are not near-copies of each other."""
 
-    reference: float
-    min_ratio: float
-    distance: str = "cosine"
-
-    metric_dependencies: ClassVar[tuple[str, ...]] = ("column.chamfer_distance",)
-    success_keys: ClassVar[tuple[str, ...]] = ("reference", "min_ratio", "distance")
-    args_keys: ClassVar[tuple[str, ...]] = ("column", "reference", "min_ratio", "distance")
-
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine: Any = None) -> dict:
-        return _ratio_result(metrics.get("column.chamfer_distance"), self.reference, self.min_ratio)
+    metric: ClassVar[str] = ColumnChamferDistance.metric_name
+    metric_dependencies: ClassVar[tuple[str, ...]] = (metric,)
