@@ -17,6 +17,7 @@ from synthclf.analysis import judge
 from synthclf.analysis.bradley_terry import read_judgments
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
+from synthclf.generation.access import prompt_style
 from synthclf.tasks import load_card
 
 TASKS = ["trec", "sms_spam", "vader_nyt", "seinfeld_humor"]      # card levels 1, 2, 4, 5
@@ -50,11 +51,11 @@ def test_questions_cover_every_pair_for_every_judge_in_both_orders():
     assert len(judge.make_questions(TASKS, panel, both_orders=False)) == 18
 
 
-def params_for(base_url: str | None, **analyze) -> Params:
+def params_for(base_url: str | None, generate: dict | None = None, **analyze) -> Params:
     return Params.model_validate({
         "tasks": TASKS, "split": {t: {"train_size": 10, "test_size": 10, "pool_size": 4} for t in TASKS},
         "llm": {"base_url": base_url, "max_retries": 0, "timeout_s": 60, "concurrency": 2},
-        "analyze": {"judge_panel": 2, "judge_examples": 2, **analyze}})
+        "generate": generate or {}, "analyze": {"judge_panel": 2, "judge_examples": 2, **analyze}})
 
 
 def write_pool(root: Path, task: str) -> None:
@@ -84,9 +85,11 @@ def test_prompt_describes_both_tasks_with_pool_examples(tmp_path, monkeypatch):
 class StubJudge(BaseHTTPRequestHandler):
     """Answers /v1/chat/completions like a careful judge: the task with the lower card level is
     more objective, in a different wording each time; seinfeld-vs-vader_nyt questions get an
-    unclear answer on the first attempt (seed ending in 0) to exercise the retry."""
+    unclear answer on the first attempt (seed ending in 0) to exercise the retry. With `unclear`
+    set it answers every question without naming A or B, as a confused model would."""
 
     requests: list[dict] = []
+    unclear = False
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -99,7 +102,10 @@ class StubJudge(BaseHTTPRequestHandler):
         title_b = re.search(r"Task B: (.+?)\. ", prompt).group(1)
         level = {load_card(t).title: load_card(t).subjectivity.level for t in TASKS}
         letter = "A" if level[title_a] < level[title_b] else "B"
-        if {level[title_a], level[title_b]} == {4, 5} and body["seed"] % 1_000_003 == 0:
+        if StubJudge.unclear:
+            unclear = ["Both are hard to say.", "A or B", "A task that uses keywords is objective"]
+            answer = unclear[len(StubJudge.requests) % 3]
+        elif {level[title_a], level[title_b]} == {4, 5} and body["seed"] % 1_000_003 == 0:
             answer = "Both are hard to say."
         else:
             answer = [f"{letter}", f"**Task {letter}**", f"Task {letter} is more objective."][len(StubJudge.requests) % 3]
@@ -116,8 +122,9 @@ class StubJudge(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def stub_server():
-    StubJudge.requests = []
+def stub_server(monkeypatch):
+    monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)     # the response cache lives in the test's cwd
+    StubJudge.requests, StubJudge.unclear = [], False
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubJudge)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -133,7 +140,8 @@ def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server)
     stats = judge.run(params_for(stub_server))
     questions = 2 * 6 * 2
     assert stats["questions"] == questions and stats["judgments"] == questions and stats["unparsed"] == 0
-    assert stats["calls"] == questions + 2 * 2               # one retry per seinfeld/vader_nyt question
+    assert stats["asks"] == stats["calls"] == questions + 2 * 2       # one retry per seinfeld/vader_nyt question
+    assert stats["http_requests"] == stats["calls"] == len(StubJudge.requests) and stats["cache_hits"] == 0
     assert stats["tokens_in"] == 100 * stats["calls"] and stats["judges"] == 2
     assert stats["share_first_position"] == pytest.approx(0.5)
     assert stats["spearman_with_cards"] == pytest.approx(1.0)
@@ -148,19 +156,59 @@ def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server)
     assert first["model"] == "SmolLM2-135M-Instruct" and first["max_tokens"] == 24
     assert first["messages"][0]["role"] == "system" and judge.PERSONAS[0] in first["messages"][0]["content"]
     assert "Answer with one letter: A or B." in first["messages"][1]["content"]
+    # an OpenAI-style endpoint (backend auto with a base_url) gets no llama.cpp-only field
+    assert all("repeat_penalty" not in body for body in StubJudge.requests)
+
+
+def test_a_rerun_is_answered_from_the_response_cache(tmp_path, monkeypatch, stub_server):
+    monkeypatch.chdir(tmp_path)
+    for task in TASKS:
+        write_pool(tmp_path, task)
+    params = params_for(stub_server)
+    first = judge.run(params)
+    csv_first = Path("data/judgments/llm_panel.csv").read_text()
+    sent = len(StubJudge.requests)
+    assert Path(".synthclf_cache/responses.sqlite").exists()          # generate.cache_path, shared with generate
+    second = judge.run(params)
+    assert len(StubJudge.requests) == sent                             # not one request more
+    assert second["calls"] == second["http_requests"] == 0 and second["cache_hits"] == first["asks"] == sent
+    assert Path("data/judgments/llm_panel.csv").read_text() == csv_first
+    same = ("questions", "judgments", "asks", "tokens_in", "share_first_position", "spearman_with_cards")
+    assert {key: second[key] for key in same} == {key: first[key] for key in same}
+    # What sets a judge call apart is in its key: another seed (a third attempt, another judge) is a miss.
+    judge.run(params.model_copy(update={"analyze": params.analyze.model_copy(update={"judge_panel": 3})}))
+    assert len(StubJudge.requests) == sent + 6 * 2 + 2                 # only the new judge's questions
+
+
+def test_the_budget_stops_the_panel_with_a_clear_error_and_a_rerun_resumes(tmp_path, monkeypatch, stub_server):
+    monkeypatch.chdir(tmp_path)
+    for task in TASKS:
+        write_pool(tmp_path, task)
+    # $1 per 100 prompt tokens: every call the stub answers costs $1.00; the budget buys 5 of them.
+    priced = {"budget_usd": 5.0, "prices": {"SmolLM2-135M-Instruct": {"input_per_1m": 10_000, "output_per_1m": 0}}}
+    with pytest.raises(SynthclfError, match=r"generate.budget_usd \$5.0 was spent .* questions unanswered"):
+        judge.run(params_for(stub_server, generate=priced))
+    spent = len(StubJudge.requests)
+    assert 5 <= spent <= 6                          # then nothing more is sent; the call in flight lands
+    assert not Path("data/judgments/llm_panel.csv").exists()
+    stats = judge.run(params_for(stub_server))      # no cap: the rest, and nothing is asked twice
+    assert stats["judgments"] == 24 and stats["cache_hits"] == spent
+    assert len(StubJudge.requests) == 24 + 2 * 2
 
 
 def test_unparseable_panel_is_an_error(tmp_path, monkeypatch, stub_server):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(judge, "parse_choice", lambda text: None)
+    StubJudge.unclear = True                                            # the server answers badly, nothing is patched
     with pytest.raises(SynthclfError, match="none of 24 answers"):
         judge.run(params_for(stub_server, judge_attempts=1))
+    assert len(StubJudge.requests) == 24
     assert not Path("data/judgments/llm_panel.csv").exists()
 
 
 def test_unreachable_endpoint_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SynthclfError, match="LLM request failed"):
+    monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)
+    with pytest.raises(SynthclfError, match=r"llm.base_url http://127.0.0.1:9/v1 is not reachable"):
         judge.run(params_for("http://127.0.0.1:9/v1", judge_panel=1, judge_tasks=["trec", "sms_spam"]))
 
 
@@ -178,12 +226,20 @@ def test_judge_needs_two_tasks():
 def test_panel_run_against_the_bundled_llama_cpp_server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)
     for task in ("trec", "seinfeld_humor", "sms_spam"):
         write_pool(tmp_path, task)
     params = params_for(None, judge_panel=1, judge_tasks=["trec", "seinfeld_humor", "sms_spam"])
-    assert judge.prompt_style(params.llm) == "completion"
+    assert prompt_style(params.llm) == "completion"
     stats = judge.run(params)
     assert stats["questions"] == 6 and stats["judgments"] >= 1 and stats["tokens_in"] > 0
     comparisons = read_judgments("data/judgments/llm_panel.csv")
     assert all(c.winner in (c.task_a, c.task_b) for c in comparisons)
+    assert stats["calls"] + stats["cache_hits"] == stats["asks"]
+    def no_server(*args, **kwargs):
+        raise AssertionError("a fully cached run must not start the bundled server")
+
+    monkeypatch.setattr("synthclf.generation.server.spawned_server", no_server)
+    again = judge.run(params)                      # all cached: the bundled server is not even started
+    assert again["calls"] == 0 and again["cache_hits"] == stats["asks"]
     print("bundled-model panel:", stats)

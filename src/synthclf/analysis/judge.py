@@ -4,22 +4,27 @@ more objective, the question the study put to crowd workers (540 comparisons).
 Every pair of tasks goes to every judge (a persona and a seed), in both orders when
 analyze.judge_both_orders is set so that a judge's preference for the first or second position
 cancels out. The prompt shows each task's description, labels and a few real examples from its
-few-shot pool. Answers are parsed to A or B; an answer with neither is asked again, then dropped.
+few-shot pool. Answers are parsed to A or B; an answer with neither is asked again (a new seed),
+then dropped.
+
+The model is asked through the same path as `generate` (generation/access.py): the same endpoint
+rule (llm.base_url, or the bundled server started only on a cache miss), client, retries,
+concurrency and rate limits, prompt style and backend options, and the same response cache, so a
+rerun asks nothing again. Fresh calls are priced by generate.prices; once generate.budget_usd is
+spent nothing more is sent and the run stops with an error (what was answered stays cached).
 
 Writes data/judgments/llm_panel.csv (task_a, task_b, winner, judge, order, answer), which
 analyze reads through Bradley-Terry when analyze.judgments_file points at it, and beside it
-llm_panel.stats.json (calls, parse rate, position bias, agreement of the panel's levels with the
-task cards).
+llm_panel.stats.json (asks, fresh calls, cache hits, cost, parse rate, position bias, agreement
+of the panel's levels with the task cards).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import itertools
 import re
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +32,9 @@ from synthclf import paths
 from synthclf.analysis import bradley_terry
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
-from synthclf.generation.generate import api_key, prompt_style
-from synthclf.generation.server import local_server
-from synthclf.generation.settings import LLMParams
+from synthclf.generation.access import LLMSession, gather_all, open_session
+from synthclf.generation.prompts import Prompt, Style
+from synthclf.interrupts import Interrupted, run_async
 from synthclf.records import atomic_write, read_jsonl, write_json
 from synthclf.tasks import TaskCard, load_card
 
@@ -46,6 +51,9 @@ OBJECTIVE = ("A task is objective when the correct label follows from clear, ide
              "subjective when the label depends on a reader's personal interpretation, emotions or beliefs.")
 EXAMPLE_WORDS = 40
 CSV_COLUMNS = ("task_a", "task_b", "winner", "judge", "order", "answer")
+CHAT_MAX_TOKENS = 24          # room for "**Task B**" or "Task A is more objective."
+COMPLETION_MAX_TOKENS = 4     # the prompt ends in "... is Task": one letter is the answer
+PROMPT_ID = "judge-objectivity"
 
 
 def judgments_file() -> Path:
@@ -171,58 +179,47 @@ def parse_choice(text: str) -> str | None:
 
 # --- calling the model ----------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def endpoint(llm: LLMParams) -> Iterator[str]:
-    """The configured base_url, or the bundled model's local server for the length of the block."""
-    if llm.base_url:
-        yield llm.base_url
-        return
-    with local_server(llm) as base_url:
-        yield base_url
+def judge_prompt(style: Style, judge: Judge, text: str) -> Prompt:
+    """The request body in the session's prompt style, with the short answer's own token cap."""
+    if style == "chat":
+        messages = tuple((m["role"], m["content"]) for m in chat_messages(judge, text))
+        return Prompt(style="chat", prompt_id=PROMPT_ID, messages=messages, max_tokens=CHAT_MAX_TOKENS)
+    return Prompt(style="completion", prompt_id=PROMPT_ID, text=completion_prompt(judge, text), stop=("\n",),
+                  max_tokens=COMPLETION_MAX_TOKENS)
 
 
-def make_client(llm: LLMParams, base_url: str):
-    import openai
-
-    return openai.OpenAI(base_url=base_url, api_key=api_key(llm),
-                         timeout=llm.timeout_s, max_retries=llm.max_retries)
+def attempt_seed(judge: Judge, attempt: int) -> int:
+    return judge.seed * 1_000_003 + attempt
 
 
-def ask_once(client, llm: LLMParams, style: str, judge: Judge, text: str, seed: int) -> tuple[str, int, int]:
-    """One request; returns (answer text, prompt tokens, completion tokens)."""
-    import openai
-
-    common = {"model": llm.model, "temperature": llm.temperature, "top_p": llm.top_p, "seed": seed}
-    if llm.base_url is None:
-        common["extra_body"] = {"repeat_penalty": llm.repeat_penalty}
-    try:
-        if style == "chat":
-            response = client.chat.completions.create(messages=chat_messages(judge, text), max_tokens=24, **common)
-            answer = response.choices[0].message.content or ""
-        else:
-            response = client.completions.create(prompt=completion_prompt(judge, text), max_tokens=4,
-                                                 stop=["\n"], **common)
-            answer = response.choices[0].text or ""
-    except openai.OpenAIError as exc:
-        raise SynthclfError(f"judge: the LLM request failed ({type(exc).__name__}: {exc}); check llm.base_url, "
-                            f"llm.model and ${llm.api_key_env}") from exc
-    usage = response.usage
-    return answer, (usage.prompt_tokens if usage else 0), (usage.completion_tokens if usage else 0)
-
-
-def ask(client, llm: LLMParams, style: str, question: Question, text: str, attempts: int) -> dict:
-    """Ask until the answer names A or B (at most `attempts` times, a new seed each time)."""
+async def ask(session: LLMSession, question: Question, text: str, attempts: int) -> dict | None:
+    """Ask until the answer names A or B (at most `attempts` times, a new seed each time).
+    None when the budget ran out before the question was settled."""
+    prompt = judge_prompt(session.style, question.judge, text)
     tokens_in = tokens_out = 0
     answer = ""
     for attempt in range(attempts):
-        seed = question.judge.seed * 1_000_003 + attempt
-        answer, used_in, used_out = ask_once(client, llm, style, question.judge, text, seed)
-        tokens_in, tokens_out = tokens_in + used_in, tokens_out + used_out
+        # Keyed like every LLM request (model, style, prompt, sampling with this seed), plus the stage.
+        reply = await session.complete(prompt, attempt_seed(question.judge, attempt), stage="judge")
+        if reply is None:
+            return None
+        answer = reply.response.text
+        tokens_in += reply.response.prompt_tokens
+        tokens_out += reply.response.completion_tokens
         choice = parse_choice(answer)
         if choice:
-            return {"choice": choice, "answer": answer.strip(), "calls": attempt + 1,
+            return {"choice": choice, "answer": answer.strip(), "asks": attempt + 1,
                     "tokens_in": tokens_in, "tokens_out": tokens_out}
-    return {"choice": None, "answer": answer.strip(), "calls": attempts, "tokens_in": tokens_in, "tokens_out": tokens_out}
+    return {"choice": None, "answer": answer.strip(), "asks": attempts,
+            "tokens_in": tokens_in, "tokens_out": tokens_out}
+
+
+async def ask_all(session: LLMSession, questions: Sequence[Question], texts: dict, attempts: int) -> list[dict | None]:
+    """Every question at once; the session's client bounds the calls in flight (llm.concurrency)."""
+    try:
+        return await gather_all(ask(session, q, texts[(q.task_a, q.task_b)], attempts) for q in questions)
+    finally:
+        await session.close()
 
 
 # --- the stage ------------------------------------------------------------------------------------
@@ -247,7 +244,7 @@ def panel_stats(questions: Sequence[Question], outcomes: Sequence[dict], rows: S
     """Calls, parse rate, position bias and how the panel's Bradley-Terry levels match the cards."""
     choices = [o["choice"] for o in outcomes if o["choice"]]
     stats = {"questions": len(questions), "judgments": len(rows), "unparsed": len(questions) - len(rows),
-             "calls": sum(o["calls"] for o in outcomes), "tokens_in": sum(o["tokens_in"] for o in outcomes),
+             "asks": sum(o["asks"] for o in outcomes), "tokens_in": sum(o["tokens_in"] for o in outcomes),
              "tokens_out": sum(o["tokens_out"] for o in outcomes), "tasks": len(tasks),
              "judges": len({q.judge.name for q in questions}),
              "share_first_position": round(choices.count("A") / len(choices), 6) if choices else None,
@@ -271,17 +268,33 @@ def run(params: Params) -> dict:
     cards = {task: load_card(task) for task in tasks}
     texts = {(q.task_a, q.task_b): question_text(cards[q.task_a], cards[q.task_b], analysis.judge_examples)
              for q in questions}
-    style = prompt_style(llm)
-    with endpoint(llm) as base_url:
-        client = make_client(llm, base_url)
-        with ThreadPoolExecutor(max_workers=llm.concurrency) as pool:
-            outcomes = list(pool.map(lambda q: ask(client, llm, style, q, texts[(q.task_a, q.task_b)],
-                                                   analysis.judge_attempts), questions))
-    rows = [row for q, o in zip(questions, outcomes, strict=True) if (row := to_row(q, o))]
+    with open_session(llm, params.generate) as session:
+        try:
+            outcomes = run_async(ask_all(session, questions, texts, analysis.judge_attempts))
+        except Interrupted as error:    # every finished call was committed before it was counted
+            finished = session.stats.calls + session.accounting.cache_hits
+            error.detail = f"{finished} finished calls are cached; rerun to resume"
+            raise
+    calls = call_stats(session)
+    unsettled = sum(outcome is None for outcome in outcomes)
+    if unsettled:
+        raise SynthclfError(f"judge: generate.budget_usd ${params.generate.budget_usd} was spent "
+                            f"(${calls['cost_usd']:.4f} in {calls['calls']} calls) with {unsettled} of "
+                            f"{len(questions)} questions unanswered; "
+                            "the answers so far are cached: raise generate.budget_usd (0 = no cap) and rerun")
+    settled: list[dict] = [outcome for outcome in outcomes if outcome is not None]   # all of them now
+    rows = [row for q, o in zip(questions, settled, strict=True) if (row := to_row(q, o))]
     if not rows:
         raise SynthclfError(f"judge: none of {len(questions)} answers named task A or B; try a larger model "
                             "(llm.base_url, llm.model) or llm.prompt_style: chat")
     write_csv(judgments_file(), rows)
-    stats = panel_stats(questions, outcomes, rows, tasks, analysis.levels)
+    stats = {**panel_stats(questions, settled, rows, tasks, analysis.levels), **calls}
     write_json(judge_metrics_file(), stats)
     return stats
+
+
+def call_stats(session: LLMSession) -> dict:
+    """What this run sent and paid for; `asks` in the panel stats counts cached answers too."""
+    return {"calls": session.stats.calls, "cache_hits": session.accounting.cache_hits,
+            "http_requests": session.stats.attempts, "retries": session.stats.retries,
+            "cost_usd": round(session.accounting.cost_usd, 6)}

@@ -7,6 +7,8 @@ Entry points
   context manager that runs the bundled SmolLM2 model on a free loopback port.
 
 Pieces, each usable on its own
+- access.py    the one way to the LLM for every stage (generate, judge): `open_session` holds the
+               endpoint, client, response cache, limits, budget, prompt style and backend options
 - prompts.py   Li et al. (2023) prompts rendered from templates/*.yaml (stable prompt ids)
 - client.py    AsyncOpenAI with concurrency, rpm/tpm limits, retries with backoff and Retry-After
 - cache.py     the SQLite response cache shared by processes and queued dvc experiments

@@ -7,22 +7,20 @@ rerun over the cache gives byte-identical output. All labels run at once over on
 concurrency limit; the semaphore is first-come-first-served, so the calls of one label mostly run
 together, which lets llama.cpp reuse the shared prompt prefix.
 
-For each sample: build the prompt, look it up in the cache (a hit needs no concurrency slot), else
-call, commit the response to the cache, and only then count it.
+For each sample: build the prompt and ask the session (access.LLMSession): a cache hit needs no
+concurrency slot; a call is committed to the cache before it is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from synthclf.errors import SynthclfError
+from synthclf.generation.access import LLMSession, first_user_error
 from synthclf.generation.accounting import Accounting
-from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key
+from synthclf.generation.cache import CachedResponse
 from synthclf.generation.cleaning import TextFilter, clean_text
-from synthclf.generation.client import LLMClient
 from synthclf.generation.prompts import Prompt, PromptBuilder
 from synthclf.text.normalize import normalized
 
@@ -44,31 +42,19 @@ class Outcome:
     stop_reason: str | None  # "budget" when the budget cap ended the run early
 
 
-ClientFactory = Callable[[], Awaitable[LLMClient]]
-
-
 class Engine:
-    def __init__(self, *, builder: PromptBuilder, get_client: ClientFactory, sampling: Callable[[Prompt, int], dict],
-                 model: str, cache: ResponseCache, accounting: Accounting, filters: dict[str, TextFilter],
-                 per_class: int, max_attempts: int, concurrency: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
+    def __init__(self, *, builder: PromptBuilder, session: LLMSession, filters: dict[str, TextFilter],
+                 per_class: int, max_attempts: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
         self.builder = builder
-        self.get_client = get_client
-        self.sampling = sampling
-        self.model = model
-        self.cache = cache
-        self.accounting = accounting
+        self.session = session
+        self.accounting: Accounting = session.accounting
         self.filters = filters
         self.per_class = per_class
         self.max_attempts = max_attempts
         self.on_progress = on_progress
-        self.window = 2 * concurrency
+        self.window = 2 * session.llm.concurrency
         self.futures: dict[str, dict[int, asyncio.Future]] = {label: {} for label in filters}
         self.stop_reason: str | None = None
-
-    def request(self, prompt: Prompt, seed: int, sample_index: int) -> dict[str, Any]:
-        """What is sent, minus credentials and endpoint: the cache key's input and the cache's record."""
-        return {"model": self.model, "style": prompt.style, **prompt.body(),
-                "sampling": self.sampling(prompt, seed), "sample_index": sample_index}
 
     async def run(self) -> Outcome:
         kept: dict[str, list[Sample]] = {}
@@ -78,7 +64,7 @@ class Engine:
                     kept[label] = []
                     group.create_task(self._run_label(label, kept[label], group))
         except BaseExceptionGroup as group_error:
-            raise _first_user_error(group_error) from None
+            raise first_user_error(group_error) from None
         return Outcome(kept=kept, stop_reason=self.stop_reason)
 
     async def _run_label(self, label: str, kept: list[Sample], group: asyncio.TaskGroup) -> None:
@@ -115,25 +101,14 @@ class Engine:
         history = await self._history(label, sample_index)
         prompt = self.builder.build(label, sample_index, history)
         seed = self.builder.sample_seed(label, sample_index)
-        request = self.request(prompt, seed, sample_index)
-        key = cache_key(request)
-        response = self.cache.get(key)
-        from_cache = response is not None
-        if response is not None:
-            self.accounting.record_hit(response)
-        else:
-            if self.stop_reason:
-                return None
-            client = await self.get_client()
-            response = await client.complete(prompt, seed, go_ahead=lambda: not self.stop_reason)
-            if response is None:
-                return None
-            self.cache.put(key, request, response)  # committed before it is counted anywhere
-            self.accounting.record_fresh(response)
-            if self.accounting.budget_exhausted:
-                self.stop_reason = "budget"
-        text = clean_text(response.text, list(self.filters), opened_quote=prompt.opens_quote)
-        return Sample(label, sample_index, seed, prompt, response, text, from_cache)
+        # The sample index is part of the cache key (generation requests have always been keyed so).
+        reply = await self.session.complete(prompt, seed, sample_index=sample_index)
+        if self.session.budget_exhausted:  # set by the call that spent it; no new call is sent
+            self.stop_reason = "budget"
+        if reply is None:
+            return None
+        text = clean_text(reply.response.text, list(self.filters), opened_quote=prompt.opens_quote)
+        return Sample(label, sample_index, seed, prompt, reply.response, text, reply.from_cache)
 
     async def _history(self, label: str, sample_index: int) -> list[str]:
         """The texts of earlier samples a diversity prompt shows (they were launched before this one)."""
@@ -163,24 +138,3 @@ def drop_cross_label_duplicates(kept: dict[str, list[Sample]], accounting: Accou
             tally.kept -= dropped
             tally.rejected["conflicting_label"] += dropped
             samples[:] = remaining
-
-
-def _first_user_error(group_error: BaseExceptionGroup) -> BaseException:
-    """Unwrap the TaskGroup's exception group: a user-facing error first, then anything else."""
-    leaves: list[BaseException] = []
-
-    def collect(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                collect(inner)
-        else:
-            leaves.append(error)
-
-    collect(group_error)
-    for leaf in leaves:
-        if isinstance(leaf, (KeyboardInterrupt, SystemExit)):
-            return leaf
-    for leaf in leaves:
-        if isinstance(leaf, SynthclfError):
-            return leaf
-    return leaves[0]

@@ -17,10 +17,6 @@ not in the cache, so a fully cached rerun starts nothing and makes zero calls.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import os
 import sys
 import time
 from typing import Any
@@ -30,37 +26,16 @@ from tqdm import tqdm
 from synthclf import paths
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
+from synthclf.generation.access import LLMSession, backend_name, open_session, prompt_style
 from synthclf.generation.accounting import Accounting
-from synthclf.generation.cache import ResponseCache, resolve_cache_path
 from synthclf.generation.cleaning import CopyDetector, TextFilter
-from synthclf.generation.client import CallStats, LLMClient, sampling_params
+from synthclf.generation.client import CallStats
 from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplicates
-from synthclf.generation.prompts import PromptBuilder, Style
+from synthclf.generation.prompts import PromptBuilder
 from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.interrupts import Interrupted, run_async
 from synthclf.records import read_jsonl, write_json, write_jsonl
 from synthclf.tasks import TaskCard, load_card
-
-LOCAL_PLACEHOLDER_KEY = "sk-local-no-key-needed"
-
-
-def uses_llama_cpp(llm: LLMParams) -> bool:
-    return llm.backend == "llama_cpp" or (llm.backend == "auto" and llm.base_url is None)
-
-
-def prompt_style(llm: LLMParams) -> Style:
-    """auto: completion style for llama.cpp (the bundled small model follows patterns better than
-    instructions), chat style for instruction-tuned API models."""
-    if llm.prompt_style != "auto":
-        return llm.prompt_style
-    return "completion" if uses_llama_cpp(llm) else "chat"
-
-
-def api_key(llm: LLMParams) -> str:
-    """From the environment only. A local server needs none; a placeholder keeps the client happy."""
-    if llm.base_url is None:
-        return LOCAL_PLACEHOLDER_KEY
-    return os.environ.get(llm.api_key_env) or LOCAL_PLACEHOLDER_KEY
 
 
 def pool_by_label(task: str, card: TaskCard, gen: GenerationParams, setting: str) -> dict[str, list[str]]:
@@ -82,44 +57,6 @@ def within_length(texts: list[str], max_words: int, k: int) -> list[str]:
     Long examples invite long, rejected answers and make every prompt slower to read."""
     short = [text for text in texts if len(text.split()) <= max_words]
     return short if len(short) >= k else texts
-
-
-class Endpoint:
-    """The LLM client, created on the first cache miss; starts the bundled server if needed."""
-
-    def __init__(self, llm: LLMParams, stack: contextlib.ExitStack, stats: CallStats, seed: int) -> None:
-        self.llm = llm
-        self.stack = stack
-        self.stats = stats
-        self.seed = seed
-        self.client: LLMClient | None = None
-        self.lock = asyncio.Lock()
-
-    async def get(self) -> LLMClient:
-        async with self.lock:
-            if self.client is None:
-                base_url = self.llm.base_url or await self._start_local_server()
-                self.client = LLMClient(self.llm, base_url, api_key(self.llm), llama_cpp=uses_llama_cpp(self.llm),
-                                        stats=self.stats, rng_seed=self.seed)
-            return self.client
-
-    async def _start_local_server(self) -> str:
-        from synthclf.generation.server import spawned_server
-
-        # Spawned on this thread on purpose: the server child is tied to the thread that spawned it
-        # (PR_SET_PDEATHSIG). Its start-up is awaited, so an interrupt during a model load acts at once.
-        server = self.stack.enter_context(spawned_server(self.llm))
-        await server.until_ready()
-        return server.base_url
-
-    async def close(self) -> None:
-        if self.client is not None:
-            await self.client.close()
-
-
-def sampling_for(llm: LLMParams) -> Any:
-    """The sampling parameters as the client sends them; needed for cache lookups before any client exists."""
-    return functools.partial(sampling_params, llm, llama_cpp=uses_llama_cpp(llm))
 
 
 class Progress:
@@ -154,35 +91,33 @@ def build_filters(card: TaskCard, gen: GenerationParams, pool: dict[str, list[st
             for label in card.labels}
 
 
-async def _generate(params: Params, task: str, setting: str, card: TaskCard, cache: ResponseCache,
-                    stack: contextlib.ExitStack, stats: CallStats, accounting: Accounting) -> tuple[list[Outcome], str]:
-    """Every replicate of one task and setting, one after the other, through one endpoint (one server start)."""
+async def _generate(params: Params, task: str, setting: str, card: TaskCard,
+                    session: LLMSession) -> tuple[list[Outcome], str]:
+    """Every replicate of one task and setting, one after the other, through one session (one server start)."""
     llm, gen = params.llm, params.generate
     pool = pool_by_label(task, card, gen, setting)
-    endpoint = Endpoint(llm, stack, stats, gen.seed)
     outcomes, prompt_id = [], ""
     try:
         for replicate in range(gen.replicates):
             # A replicate is a fresh sample of the generator: its own seed, so its own cache keys.
-            builder = PromptBuilder(task=task, setting=setting, style=prompt_style(llm),
+            builder = PromptBuilder(task=task, setting=setting, style=session.style,
                                     context_prompt=card.context_prompt, text_kind=card.text_kind,
                                     labels=card.labels, max_words=card.max_words, pool_by_label=pool,
                                     few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
                                     seed=replicate_seed(gen, replicate))
-            progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), stats)
-            engine = Engine(builder=builder, get_client=endpoint.get, sampling=sampling_for(llm), model=llm.model,
-                            cache=cache, accounting=accounting, filters=build_filters(card, gen, pool),
+            progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), session.stats)
+            engine = Engine(builder=builder, session=session, filters=build_filters(card, gen, pool),
                             per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
-                            concurrency=llm.concurrency, on_progress=progress)
+                            on_progress=progress)
             try:
-                    outcomes.append(await engine.run())
+                outcomes.append(await engine.run())
             finally:
                 progress.close()
             prompt_id = builder.prompt_id
             if outcomes[-1].stop_reason:  # the money budget is spent: no further replicate
                 break
     finally:
-        await endpoint.close()
+        await session.close()
     return outcomes, prompt_id
 
 
@@ -209,7 +144,7 @@ def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | N
     looked_up = accounting.cache_hits + stats.calls
     return {
         "task": task, "setting": setting, "status": status, "model": llm.model,
-        "backend": "llama_cpp" if uses_llama_cpp(llm) else "openai", "prompt_style": prompt_style(llm),
+        "backend": backend_name(llm), "prompt_style": prompt_style(llm),
         "prompt_id": prompt_id, "per_class": gen.per_class, "replicates": len(outcomes or []),
         "kept_per_replicate": [sum(len(samples) for samples in outcome.kept.values()) for outcome in outcomes or []],
         "labels": {label: {"kept": tally.kept, "attempts": tally.attempts, "rejected": dict(sorted(tally.rejected.items()))}
@@ -248,15 +183,14 @@ def summary(task: str, setting: str, per_class: int, result: dict[str, Any]) -> 
 def run(params: Params, task: str, setting: str) -> None:
     card = load_card(task)
     llm, gen = params.llm, params.generate
-    stats = CallStats()
-    accounting = Accounting(price=gen.prices.get(llm.model), budget_usd=gen.budget_usd)
     started = time.monotonic()
     outcomes: list[Outcome] = []
     prompt_id = ""
-    with contextlib.ExitStack() as stack:
-        cache = stack.enter_context(ResponseCache(resolve_cache_path(gen.cache_path)))
+    # The one LLM path (access.py): endpoint, client, cache, limits and budget; jitter seeded by generate.seed.
+    with open_session(llm, gen, jitter_seed=gen.seed) as session:
+        stats, accounting = session.stats, session.accounting
         try:
-            outcomes, prompt_id = run_async(_generate(params, task, setting, card, cache, stack, stats, accounting))
+            outcomes, prompt_id = run_async(_generate(params, task, setting, card, session))
         except BaseException as error:
             if isinstance(error, Interrupted):  # every finished call was committed before it was counted
                 error.detail = f"{stats.calls + accounting.cache_hits} finished calls are cached; rerun to resume"

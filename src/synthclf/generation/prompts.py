@@ -44,7 +44,8 @@ class Template:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A rendered request body: chat messages or a completion prompt, plus stop sequences."""
+    """A rendered request body: chat messages or a completion prompt, plus stop sequences (and a
+    token cap where it differs from llm.max_tokens)."""
 
     style: Style
     prompt_id: str
@@ -52,6 +53,7 @@ class Prompt:
     text: str = ""
     stop: tuple[str, ...] = ()
     opens_quote: bool = False  # the prompt ends inside an opened quote the text should close
+    max_tokens: int | None = None  # the answer's token cap when not llm.max_tokens (a one-letter verdict)
     examples: tuple[str, ...] = field(default=(), compare=False)
 
     def body(self) -> dict:
