@@ -74,17 +74,20 @@ def test_generates_records_and_a_rerun_makes_zero_calls(gen_project, fault_proxy
 
 
 def test_chat_style_against_the_real_server(gen_project, fault_proxy) -> None:
-    gen_project(llm={"base_url": fault_proxy.url, "backend": "openai", "prompt_style": "chat", "max_tokens": 40},
-                generate={"per_class": 1, "max_attempts_factor": 6})
-    try:
-        records, metrics = run_generate("zero_shot")
-    except SynthclfError as error:  # a 135M model may fail a label in chat style; the error must say so
-        assert "no usable text" in str(error)
-        metrics = read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
-        records = []
-    assert metrics["prompt_style"] == "chat" and metrics["calls"] > 0
-    assert all("messages" in body and "repeat_penalty" not in body for body in fault_proxy.forwarded)
+    # max_tokens 120: SmolLM2 ends a chat answer well within it (at 40 most spam answers were cut off
+    # and rejected as truncated), and 12 attempts a label leave room for the odd reject; timeout_s 120
+    # because 120 tokens can take over 30 s on a busy two-core machine
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "openai", "prompt_style": "chat", "max_tokens": 120,
+                     "timeout_s": 120},
+                generate={"per_class": 1, "max_attempts_factor": 12})
+    records, metrics = run_generate("zero_shot")
+    assert metrics["prompt_style"] == "chat" and metrics["status"] == "ok" and metrics["calls"] > 0
+    assert all("messages" in body and "prompt" not in body and "repeat_penalty" not in body
+               for body in fault_proxy.forwarded)
+    assert 0 < metrics["calls"] <= len(fault_proxy.forwarded)   # a call that timed out was forwarded, then retried
+    assert sorted(record["label"] for record in records) == ["ham", "spam"]
     for record in records:
+        assert set(record) == PROVENANCE and record["text"].strip()
         assert record["prompt_id"].startswith("zero_shot.chat.")
 
 
@@ -157,19 +160,49 @@ def test_a_dead_endpoint_stops_after_the_retries_with_a_clear_message(gen_projec
     assert fault_proxy.forwarded == []
 
 
+def test_calls_that_keep_timing_out_name_the_timeout_as_the_fix(gen_project, fault_proxy) -> None:
+    gen_project(llm={"base_url": fault_proxy.url, "timeout_s": 0.5, "max_retries": 1})
+    fault_proxy.stall_s = 2.0
+    fault_proxy.faults.extend(["stall"] * 50)
+    with pytest.raises(SynthclfError, match=r"timeout errors .* persisted through 1 retries; .* raise llm.timeout_s "
+                                            r"\(now 0.5 s\)"):
+        run_generate("zero_shot")
+
+
+PRICED = {"SmolLM2-135M-Instruct": {"input_per_1m": 1000, "output_per_1m": 1000}}
+
+
 def test_budget_cap_stops_cleanly_and_writes_what_was_kept(gen_project, fault_proxy) -> None:
-    # ~100 prompt tokens a call at 1000 USD per million: about 0.1 USD a call, a 0.35 USD cap
+    llm = {"base_url": fault_proxy.url, "backend": "llama_cpp", "concurrency": 1}
+    # first, unpriced, the first texts of both labels: cached, so the capped run keeps them for free
+    gen_project(llm=llm, generate={"per_class": 2})
+    cached, first = run_generate("zero_shot")
+    assert {record["label"] for record in cached} == {"ham", "spam"}
+    # ~100 prompt tokens a call at 1000 USD per million: about 0.1 USD a fresh call, a 0.35 USD cap
+    gen_project(llm=llm, generate={"per_class": 10, "budget_usd": 0.35, "prices": PRICED})
+    fault_proxy.reset()
+    records, metrics = run_generate("zero_shot")
+    assert metrics["budget_exhausted"] is True and metrics["status"] == "budget_exhausted"
+    assert metrics["cost_usd"] >= 0.35 and 0 < metrics["calls"] <= 5
+    assert metrics["cache_hits"] == first["calls"]   # every text of the first run came from the cache
+    # what was kept before the cap is written: the cached texts and any the paid calls added
+    assert all(record in records for record in cached) and len(cached) <= len(records) < 20
+    assert metrics["kept"] == len(records)
+    assert len(read_jsonl(paths.synthetic_file("sms_spam", "zero_shot"))) == len(records)
+
+
+def test_a_budget_stop_that_leaves_a_label_empty_is_an_error(gen_project, fault_proxy) -> None:
+    # min_words 59: every text is rejected, so the cap ends the run with no usable text at all
     gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "concurrency": 1},
-                generate={"per_class": 10, "budget_usd": 0.35,
-                          "prices": {"SmolLM2-135M-Instruct": {"input_per_1m": 1000, "output_per_1m": 1000}}})
-    try:
-        records, metrics = run_generate("zero_shot")
-    except SynthclfError as error:  # all calls may have gone to one label; then it must say so
-        assert "no usable text" in str(error)
-        records, metrics = [], read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
-    assert metrics["budget_exhausted"] is True
-    assert metrics["cost_usd"] >= 0.35 and metrics["calls"] <= 5
-    assert len(records) < 20
+                generate={"per_class": 10, "budget_usd": 0.35, "prices": PRICED, "min_words": 59})
+    with pytest.raises(SynthclfError, match=r"no usable text for label\(s\) \['ham \(replicate 0\)', "
+                                            r"'spam \(replicate 0\)'\]"):
+        run_generate("zero_shot")
+    metrics = read_json(paths.metrics_file("generate", "sms_spam", "zero_shot"))
+    assert metrics["status"] == "failed" and metrics["budget_exhausted"] is True
+    assert metrics["cost_usd"] >= 0.35 and 0 < metrics["calls"] <= 5 and metrics["kept"] == 0
+    assert metrics["rejected"] == {"too_short": metrics["attempts"]}
+    assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
 
 
 def test_a_label_with_zero_examples_is_an_error(gen_project, fault_proxy) -> None:

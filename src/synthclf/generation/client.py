@@ -144,7 +144,7 @@ def ensure_reachable(base_url: str, timeout_s: float) -> None:
 def sampling_params(llm: LLMParams, prompt: Prompt, seed: int, *, llama_cpp: bool) -> dict[str, Any]:
     """Sampling parameters exactly as sent (and as keyed in the cache)."""
     params: dict[str, Any] = {"temperature": llm.temperature, "top_p": llm.top_p,
-                              "max_tokens": llm.max_tokens, "seed": seed}
+                              "max_tokens": prompt.max_tokens or llm.max_tokens, "seed": seed}
     if prompt.stop:
         params["stop"] = list(prompt.stop)
     if llama_cpp:  # OpenAI rejects unknown fields; llama.cpp's server knows this one
@@ -187,7 +187,8 @@ class LLMClient:
 
     def _estimate_tokens(self, prompt: Prompt) -> int:
         body = prompt.text or " ".join(content for _role, content in prompt.messages)
-        return len(body) // 4 + self.llm.max_tokens  # ~4 characters a token, plus the longest answer
+        # ~4 characters a token, plus the longest answer
+        return len(body) // 4 + (prompt.max_tokens or self.llm.max_tokens)
 
     async def _with_retries(self, prompt: Prompt, seed: int) -> CachedResponse:
         retry_number = 0
@@ -204,9 +205,12 @@ class LLMClient:
                     raise SynthclfError(fatal_message(exc, self.llm, self.base_url)) from None
                 self.stats.count_error(kind)
                 if retry_number >= self.policy.max_retries:
+                    fix = (f"raise llm.timeout_s (now {self.llm.timeout_s:g} s): a busy machine serves the bundled "
+                           "model slowly, and it answers llm.concurrency calls one after another"
+                           if kind == "timeout" else "rerun once the endpoint is healthy (or raise llm.max_retries)")
                     raise CallFailed(f"{kind} errors from {self.base_url} persisted through "
                                      f"{self.policy.max_retries} retries; finished calls are cached, so "
-                                     "rerun once the endpoint is healthy (or raise llm.max_retries)") from None
+                                     f"{fix}") from None
                 headers = getattr(getattr(exc, "response", None), "headers", None)
                 delay = self.policy.delay(retry_number, retry_after_seconds(headers), self.rng)
                 retry_number += 1
