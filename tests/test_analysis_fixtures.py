@@ -140,7 +140,7 @@ def write_source(root: Path, params: Params, task: str, source: str, overrides: 
     rows = prediction_records(task, source, overrides)
     write(root / f"data/predictions/{task}/{source}.jsonl", rows)
     n_train = TRAIN_SIZE if source == "real" else PER_CLASS * len(load_card(task).label_names)
-    write(root / f"metrics/train/{task}/{source}.json",
+    write(root / f"dvclive/train/{task}/{source}/metrics.json",
           {"backend": "tfidf_logreg", "encoder": "bundled:all-MiniLM-L6-v2",
            "units": {unit: {"n_train": n_train, "seed": 0} for unit in rows[0]["pred"]}})
     write(root / f"metrics/evaluate/{task}/{source}.json",

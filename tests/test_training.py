@@ -16,6 +16,8 @@ from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl, write_jsonl
 from synthclf.training import evaluate, mix, train, units
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SPAM = ["WIN a free prize now, call {n} to claim your cash", "URGENT you have won {n} pounds, text CLAIM today",
         "Free ringtones for you, reply {n} to subscribe now", "Congratulations winner, claim your {n} reward now"]
@@ -62,7 +64,7 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
     classify = pipeline("text-classification", model=str(paths.model_dir("sms_spam", "real") / "seed0"))
     assert classify("WIN a free prize now, call 55 to claim your cash")[0]["label"] == "spam"
     assert classify("are we still meeting for lunch at 12 today")[0]["label"] == "ham"
-    metrics = json.loads(paths.metrics_file("train", "sms_spam", "real").read_text())
+    metrics = json.loads(paths.train_metrics_file("sms_spam", "real").read_text())
     assert metrics["units"]["real/r0"]["steps"] == 24 and metrics["units"]["real/r1"]["n_train"] == 40
 
     evaluate.run(params, "sms_spam", "real")
@@ -74,7 +76,19 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
     assert set(scores["per_class"]) == {"ham", "spam"} and scores["per_class"]["spam"]["support"] == 10
     predictions = read_jsonl(paths.predictions_file("sms_spam", "real"))
     assert len(predictions) == 20 and set(predictions[0]["pred"]) == {"real/r0", "real/r1"}
-    assert paths.confusion_plot("sms_spam", "real").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # DVCLive: one loss and one learning-rate row per optimiser step for each seed's checkpoint ...
+    for seed in (0, 1):
+        curve = (paths.live_dir("train", "sms_spam", "real") / f"plots/metrics/seed{seed}/loss.tsv").read_text()
+        rows = [line.split("\t") for line in curve.splitlines()]
+        assert rows[0] == ["step", "loss"] and [int(row[0]) for row in rows[1:]] == list(range(24))
+        rates = (paths.live_dir("train", "sms_spam", "real") / f"plots/metrics/seed{seed}/learning_rate.tsv").read_text()
+        assert float(rates.splitlines()[-1].split("\t")[1]) == 0.0     # the linear schedule ends at zero
+    # ... and the headline's confusion matrix: one (actual, predicted) pair per test item and seed
+    pairs = json.loads((paths.live_dir("evaluate", "sms_spam", "real") / "plots/sklearn/confusion_matrix.json").read_text())
+    gold = [row["label"] for row in predictions]
+    assert [pair["actual"] for pair in pairs] == gold * 2
+    assert [pair["predicted"] for pair in pairs] == [row["pred"][unit] for unit in ("real/r0", "real/r1")
+                                                     for row in predictions]
 
 
 def test_same_seed_reproduces_the_metrics_exactly(project):
@@ -167,11 +181,11 @@ def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
     params = load_params()
     params.train.seeds = [0]
     train.run(params, "sms_spam", "few_shot")
-    first = json.loads(paths.metrics_file("train", "sms_spam", "few_shot").read_text())["units"]
+    first = json.loads(paths.train_metrics_file("sms_spam", "few_shot").read_text())["units"]
     assert not any(stats.get("cached") for stats in first.values())
     write_jsonl(paths.validated_file("sms_spam", "few_shot"), [{**r, "text": r["text"] + " !"} for r in synthetic])
     train.run(params, "sms_spam", "few_shot")
-    second = json.loads(paths.metrics_file("train", "sms_spam", "few_shot").read_text())["units"]
+    second = json.loads(paths.train_metrics_file("sms_spam", "few_shot").read_text())["units"]
     assert second["real@5/r0"].get("cached") and not second["few_shot@5/r0"].get("cached")
 
 

@@ -66,8 +66,15 @@ def metrics_file(stage: str, task: str, name: str) -> Path:
     return Path("metrics") / stage / task / f"{name}.json"
 
 
-def confusion_plot(task: str, source: str) -> Path:
-    return Path("plots/confusion") / task / f"{source}.png"
+def live_dir(stage: str, task: str, source: str) -> Path:
+    """dvclive/<stage>/<task>/<source>: DVCLive's folder for a train or evaluate stage (metrics.json,
+    plots/metrics/<unit>/<name>.tsv per training step, plots/sklearn/confusion_matrix.json)."""
+    return Path("dvclive") / stage / task / source
+
+
+def train_metrics_file(task: str, source: str) -> Path:
+    """The train stage's metrics, written through DVCLive: dvclive/train/<task>/<source>/metrics.json."""
+    return live_dir("train", task, source) / "metrics.json"
 
 
 def validation_docs_dir(task: str, source: str) -> Path:

@@ -189,7 +189,7 @@ def task_block(params: Params, data: TaskData) -> dict:
 
 def real_size_per_label(data: TaskData) -> float:
     """All real training data as a point on the per-label size axis: its size over the label count."""
-    n_train = read_json(paths.metrics_file("train", data.task, REAL))["units"]
+    n_train = read_json(paths.train_metrics_file(data.task, REAL))["units"]
     first = next(iter(n_train.values()))
     return first["n_train"] / data.n_labels
 

@@ -5,7 +5,8 @@ item). Writes metrics/evaluate/<task>/<source>.json: for every learning-curve po
 zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over its replicates
 with a confidence interval that combines a bootstrap over test items with the spread between
 replicates (statistics.py), the per-unit scores, the headline point's per-class scores, and
-the Macro-F1 of the best constant predictor (chance); plus the headline's confusion-matrix PNG.
+the Macro-F1 of the best constant predictor (chance); plus the headline's confusion matrix through
+DVCLive in dvclive/evaluate/<task>/<source>/plots/sklearn/confusion_matrix.json.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from synthclf import paths, resources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_write, read_jsonl, write_json
+from synthclf.records import atomic_directory, read_jsonl, write_json
 from synthclf.tasks import load_card
 from synthclf.training.train import TFIDF_FILE, predict_texts
 from synthclf.training.units import point_of, replicate_of
@@ -41,9 +42,8 @@ def run(params: Params, task: str, source: str) -> None:
                            params.compare.bootstrap_resamples, params.seed)
     write_json(paths.metrics_file("evaluate", task, source), metrics)
     headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
-    gold = [row["label"] for row in rows]
-    plot_confusion(gold, {unit: [row["pred"][unit] for row in rows] for unit in headline}, card.label_names,
-                   paths.confusion_plot(task, source), f"{task} / {source}")
+    log_confusion([row["label"] for row in rows], [[row["pred"][unit] for row in rows] for unit in headline],
+                  paths.live_dir("evaluate", task, source))
     print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} "
           f"[{metrics['macro_f1_low']:.4f}, {metrics['macro_f1_high']:.4f}] over {metrics['replicates']} "
           f"replicate(s), {len(rows)} test items")
@@ -151,29 +151,13 @@ def predict(checkpoint: Path, texts: list[str], max_length: int, batch_size: int
     return predict_texts(model, tokenizer, texts, max_length, batch_size)
 
 
-def plot_confusion(gold, predictions, label_names, path: Path, title: str) -> None:
-    """Confusion matrix summed over seeds, rows = true label, as a PNG."""
-    import matplotlib
+def log_confusion(gold: list[str], predictions: list[list[str]], folder: Path) -> None:
+    """The headline point's confusion matrix through DVCLive (plots/sklearn/confusion_matrix.json,
+    drawn by `dvc plots show` with the confusion template), pooled over its replicates: each test
+    item appears once per replicate. Written to a temporary folder that replaces `folder` at once."""
+    from dvclive import Live
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from sklearn.metrics import confusion_matrix
-
-    matrix = sum(confusion_matrix(gold, pred, labels=label_names) for pred in predictions.values())
-    size = 1.2 + 0.6 * len(label_names)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(label_names)), label_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(label_names)), label_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    for (row, col), value in np.ndenumerate(matrix):
-        ax.text(col, row, str(value), ha="center", va="center",
-                color="white" if value > matrix.max() / 2 else "black", fontsize=8)
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    with atomic_directory(folder) as staging:
+        live = Live(dir=str(staging), save_dvc_exp=False, dvcyaml=None, report=None)
+        live.log_sklearn_plot("confusion_matrix", gold * len(predictions), [label for pred in predictions for label in pred],
+                              name="confusion_matrix.json")

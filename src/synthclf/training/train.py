@@ -4,7 +4,9 @@ Reads data/validated/<task>/<source>.jsonl (and, for the size-matched comparison
 data) and the real test split; writes models/<task>/<source>/ (Hugging Face `save_pretrained`
 directories in safetensors, loadable by `transformers.pipeline`: one per seed for real data, one per
 generation replicate at the largest size for synthetic data and mixes), the test-set predictions of
-every unit in data/predictions/<task>/<source>.jsonl, and metrics/train/<task>/<source>.json.
+every unit in data/predictions/<task>/<source>.jsonl, and through DVCLive dvclive/train/<task>/<source>/:
+metrics.json (the units, their steps and speed) and plots/metrics/<unit>/{loss,learning_rate}.tsv, the
+per-step curves of every checkpointed unit (one per real seed and per generation replicate).
 The units are described in training/units.py. Learning-curve points keep no checkpoint: their
 predictions are what the comparison needs, and a checkpoint per point would cost ~90 MB each.
 
@@ -26,7 +28,7 @@ from synthclf import paths, resources
 from synthclf.assets import resolve_encoder
 from synthclf.config import Params, TrainParams
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_directory, atomic_write, read_jsonl, write_json, write_jsonl
+from synthclf.records import atomic_directory, atomic_write, read_jsonl, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.training.units import Unit, units_for
 
@@ -43,22 +45,50 @@ def run(params: Params, task: str, source: str) -> None:
     units = units_for(params, task, source)
     predictions: dict[str, list[str]] = {}
     per_unit = {}
-    with atomic_directory(paths.model_dir(task, source)) as staging:
+    with atomic_directory(paths.model_dir(task, source)) as staging, \
+            atomic_directory(paths.live_dir("train", task, source)) as log_dir:
+        live = open_live(log_dir)
         for position, unit in enumerate(units, start=1):
             desc = f"train {task}/{source} {unit.name} ({position}/{len(units)})"
             predictions[unit.name], per_unit[unit.name] = fit_and_predict(unit, card.label_names, params.train,
-                                                                          test_texts, staging, desc)
-    write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
-    write_json(paths.metrics_file("train", task, source),
-               {"backend": params.train.backend, "encoder": params.train.encoder,
-                "device": "cpu" if params.train.backend == "tfidf_logreg" else resources.device(),
-                "threads": resources.threads(), "units": per_unit,
-                "train_seconds": round(sum(u.get("train_seconds", 0.0) for u in per_unit.values()), 2)})
+                                                                          test_texts, staging, desc, live)
+        write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
+        # the stage's metrics go through DVCLive's summary, beside each checkpoint's last loss and rate
+        live.summary.update({
+            "backend": params.train.backend, "encoder": params.train.encoder,
+            "device": "cpu" if params.train.backend == "tfidf_logreg" else resources.device(),
+            "threads": resources.threads(), "units": per_unit,
+            "train_seconds": round(sum(u.get("train_seconds", 0.0) for u in per_unit.values()), 2)})
+        live.end()
+
+
+def open_live(folder: Path):
+    """A DVCLive logger writing only into `folder`: no experiment of its own (DVC runs the stage), no
+    dvc.yaml (ours declares the outputs), no report."""
+    from dvclive import Live
+
+    return Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+
+
+class StepLog:
+    """Per-step loss and learning rate of one checkpointed unit, as DVCLive series <unit>/loss and
+    <unit>/learning_rate (plots/metrics/<unit>/*.tsv): `dvc plots show` draws one curve per seed or
+    replicate, and `dvc plots diff` compares them across experiments."""
+
+    def __init__(self, live, unit: str) -> None:
+        self.live, self.unit = live, unit
+        live.step = 0
+
+    def __call__(self, loss: float, learning_rate: float) -> None:
+        self.live.log_metric(f"{self.unit}/loss", round(loss, 5))
+        self.live.log_metric(f"{self.unit}/learning_rate", learning_rate)
+        self.live.next_step()
 
 
 def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test_texts: list[str],
-                    staging: Path, desc: str) -> tuple[list[str], dict]:
-    """Fit one unit and predict the test texts; a unit that keeps no checkpoint may come from the cache."""
+                    staging: Path, desc: str, live=None) -> tuple[list[str], dict]:
+    """Fit one unit and predict the test texts; a unit that keeps no checkpoint may come from the cache.
+    A checkpointed unit logs its training steps to `live` (DVCLive)."""
     texts, labels = training_examples(list(unit.records), label_names, unit.name)
     counts = {label: labels.count(i) for i, label in enumerate(label_names)}
     key = None if unit.keep_as else unit_key(texts, labels, label_names, train, unit.seed, test_texts)
@@ -70,8 +100,12 @@ def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test
         predicted = [label_names[i] for i in model.predict(test_texts)]
         if unit.keep_as:
             save_tfidf(model, label_names, staging / unit.keep_as)
+            if live is not None:   # one point, the fit's training accuracy: a linear model has no steps
+                live.step = 0
+                live.log_metric(f"{unit.keep_as}/train_accuracy", round(float(model.score(texts, labels)), 5))
     else:
-        model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, unit.seed, desc)
+        on_step = StepLog(live, unit.keep_as) if unit.keep_as and live is not None else None
+        model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, unit.seed, desc, on_step)
         predicted = predict_texts(model, tokenizer, test_texts, train.max_length, train.eval_batch_size)
         if unit.keep_as:
             model.save_pretrained(staging / unit.keep_as)
@@ -208,8 +242,9 @@ def batches(encodings, labels: list[int], batch_size: int, rng: random.Random, b
         yield ids, mask, torch.tensor([labels[i] for i in chunk])
 
 
-def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, desc: str = "train"):
-    """Fine-tune the encoder with a classification head; returns (model, tokenizer, stats)."""
+def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, desc: str = "train", on_step=None):
+    """Fine-tune the encoder with a classification head; returns (model, tokenizer, stats).
+    on_step(loss, learning_rate), when given, is called after every optimiser step."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -239,6 +274,8 @@ def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, d
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 done, seen, loss_value = done + 1, seen + len(target), loss.item()
+                if on_step is not None:
+                    on_step(loss_value, scheduler.get_last_lr()[0])
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}", ex_s=f"{seen / (time.perf_counter() - started):.0f}",
                                 refresh=False)
