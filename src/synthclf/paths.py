@@ -87,3 +87,46 @@ def summary_metrics() -> Path:
 
 def report_dir() -> Path:
     return Path("reports")
+
+
+def report_md() -> Path:
+    return report_dir() / "report.md"
+
+
+def report_html() -> Path:
+    return report_dir() / "report.html"
+
+
+def figures_dir() -> Path:
+    return report_dir() / "figures"
+
+
+def instance_plots_dir() -> Path:
+    """plots/instance/<task>.json: accuracy and Macro-F1 by annotator agreement (tasks with votes)."""
+    return Path("plots/instance")
+
+
+def instance_plot_file(task: str) -> Path:
+    return instance_plots_dir() / f"{task}.json"
+
+
+def curves_plots_dir() -> Path:
+    """plots/curves/<task>.json: the learning curves."""
+    return Path("plots/curves")
+
+
+def gap_plot_file() -> Path:
+    return Path("plots/gap_vs_subjectivity.json")
+
+
+JUDGMENTS_DIR = Path("data/judgments")     # a dependency of analyze and report in dvc.yaml
+
+
+def judgments_file() -> Path:
+    """The LLM panel's pairwise judgments (synthclf judge)."""
+    return JUDGMENTS_DIR / "llm_panel.csv"
+
+
+def judge_metrics_file() -> Path:
+    """Beside the CSV, so both travel together in data/judgments/."""
+    return JUDGMENTS_DIR / "llm_panel.stats.json"

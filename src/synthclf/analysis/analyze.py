@@ -42,23 +42,7 @@ from synthclf.tasks import load_card
 
 REAL = paths.REAL
 PLACES = 6
-JUDGMENTS_DIR = Path("data/judgments")     # a dependency of the analyze stage in dvc.yaml
-
-
-def instance_plots_dir() -> Path:
-    return Path("plots/instance")
-
-
-def instance_plot_file(task: str) -> Path:
-    return instance_plots_dir() / f"{task}.json"
-
-
-def curves_plots_dir() -> Path:
-    return Path("plots/curves")
-
-
-def gap_plot_file() -> Path:
-    return Path("plots/gap_vs_subjectivity.json")
+JUDGMENTS_DIR = paths.JUDGMENTS_DIR
 
 
 def rounded(value: float | None) -> float | None:
@@ -476,9 +460,9 @@ def run(params: Params) -> dict:
     analysis = build_summary(params)
     if "missing" in analysis.summary:
         print(f"analyze: no evaluation metrics for {analysis.summary['missing']}; they are left out", file=sys.stderr)
-    write_plot_files(instance_plots_dir(), analysis.instance_curves)
-    write_plot_files(curves_plots_dir(), analysis.learning_curves)
-    write_json(gap_plot_file(), analysis.gap_rows)
+    write_plot_files(paths.instance_plots_dir(), analysis.instance_curves)
+    write_plot_files(paths.curves_plots_dir(), analysis.learning_curves)
+    write_json(paths.gap_plot_file(), analysis.gap_rows)
     write_json(paths.summary_metrics(), analysis.summary)
     for task, block in analysis.summary["tasks"].items():
         if "verdict" in block:

@@ -56,15 +56,6 @@ COMPLETION_MAX_TOKENS = 4     # the prompt ends in "... is Task": one letter is 
 PROMPT_ID = "judge-objectivity"
 
 
-def judgments_file() -> Path:
-    return Path("data/judgments/llm_panel.csv")
-
-
-def judge_metrics_file() -> Path:
-    """Beside the CSV, so both travel together in data/judgments/ (a dependency of analyze and report)."""
-    return Path("data/judgments/llm_panel.stats.json")
-
-
 @dataclass(frozen=True)
 class Judge:
     name: str
@@ -287,9 +278,9 @@ def run(params: Params) -> dict:
     if not rows:
         raise SynthclfError(f"judge: none of {len(questions)} answers named task A or B; try a larger model "
                             "(llm.base_url, llm.model) or llm.prompt_style: chat")
-    write_csv(judgments_file(), rows)
+    write_csv(paths.judgments_file(), rows)
     stats = {**panel_stats(questions, settled, rows, tasks, analysis.levels), **calls}
-    write_json(judge_metrics_file(), stats)
+    write_json(paths.judge_metrics_file(), stats)
     return stats
 
 

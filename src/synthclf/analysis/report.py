@@ -24,8 +24,7 @@ from pathlib import Path
 
 from synthclf import paths
 from synthclf.analysis import figures
-from synthclf.analysis.analyze import curves_plots_dir, gap_key, gap_sources, instance_plot_file
-from synthclf.analysis.judge import judge_metrics_file, judgments_file
+from synthclf.analysis.analyze import gap_key, gap_sources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.records import atomic_write, read_json
@@ -58,18 +57,6 @@ class Figure:
 class Section:
     title: str
     blocks: list[str | Table | Figure] = field(default_factory=list)
-
-
-def report_md() -> Path:
-    return paths.report_dir() / "report.md"
-
-
-def report_html() -> Path:
-    return paths.report_dir() / "report.html"
-
-
-def figures_dir() -> Path:
-    return paths.report_dir() / "figures"
 
 
 # --- formatting -----------------------------------------------------------------------------------
@@ -510,7 +497,7 @@ def bradley_terry_section(summary: dict) -> Section | None:
         "level 1 = most objective. "
         f"Agreement with the task cards' levels: Spearman ρ = {number(agreement.get('spearman'), 2)} "
         f"(permutation p = {p_value(agreement.get('p'))}) over {agreement.get('n', 0)} tasks."]
-    panel = read_optional(judge_metrics_file()) if Path(bt["file"]) == judgments_file() else None
+    panel = read_optional(paths.judge_metrics_file()) if Path(bt["file"]) == paths.judgments_file() else None
     if panel:
         blocks.append(f"LLM panel: {panel.get('questions')} questions, {panel.get('unparsed')} without a usable "
                       "answer; share of answers picking the first-listed task: "
@@ -653,12 +640,12 @@ def load_plot_rows(summary: dict, file_of) -> dict[str, list[dict]]:
 
 def run(params: Params) -> list[Path]:
     summary = load_summary()
-    curves = load_plot_rows(summary, instance_plot_file)
-    learning = load_plot_rows(summary, lambda task: curves_plots_dir() / f"{task}.json")
+    curves = load_plot_rows(summary, paths.instance_plot_file)
+    learning = load_plot_rows(summary, lambda task: paths.curves_plots_dir() / f"{task}.json")
     sections = build_sections(summary, curves, learning, params)
-    written = figures.draw_all(summary, curves, learning, params, figures_dir())
-    with atomic_write(report_md()) as handle:
+    written = figures.draw_all(summary, curves, learning, params, paths.figures_dir())
+    with atomic_write(paths.report_md()) as handle:
         handle.write(render_markdown(sections))
-    with atomic_write(report_html()) as handle:
+    with atomic_write(paths.report_html()) as handle:
         handle.write(render_html(sections))
-    return [report_md(), report_html(), *written]
+    return [paths.report_md(), paths.report_html(), *written]
