@@ -140,9 +140,13 @@ def write_source(root: Path, params: Params, task: str, source: str, overrides: 
     rows = prediction_records(task, source, overrides)
     write(root / f"data/predictions/{task}/{source}.jsonl", rows)
     n_train = TRAIN_SIZE if source == "real" else PER_CLASS * len(load_card(task).label_names)
+    labels = load_card(task).label_names
     write(root / f"dvclive/train/{task}/{source}/metrics.json",
-          {"backend": "tfidf_logreg", "encoder": "bundled:all-MiniLM-L6-v2",
-           "units": {unit: {"n_train": n_train, "seed": 0} for unit in rows[0]["pred"]}})
+          {"backend": "tfidf_logreg", "encoder": "bundled:all-MiniLM-L6-v2", "device": "cpu", "threads": 1,
+           "train_seconds": 0.0,
+           "units": {unit: {"n_train": n_train, "seed": 0, "label_counts": {label: n_train // len(labels)
+                                                                            for label in labels}}
+                     for unit in rows[0]["pred"]}})
     write(root / f"metrics/evaluate/{task}/{source}.json",
           score_source(rows, load_card(task).label_names, headline_point(params, source), params.compare.confidence,
                        params.compare.bootstrap_resamples, params.seed))

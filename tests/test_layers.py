@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "synthclf"
 
 # Lowest first. A module may import its own layer's shared modules and anything in a lower layer.
 LAYERS: list[set[str]] = [
-    {"errors", "schema", "paths", "records", "resources", "interrupts", "assets", "text", "statistics"},
+    {"errors", "schema", "paths", "records", "resources", "interrupts", "assets", "text", "statistics", "metrics"},
     {"settings", "config"},             # every <package>/settings.py, and config.py that composes them
     {"tasks"},
     {"generation", "validation", "training"},   # the stages: peers, they never import each other

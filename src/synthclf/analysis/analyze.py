@@ -37,7 +37,8 @@ from synthclf.analysis import bradley_terry, instance, verdict
 from synthclf import statistics as stats
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.records import read_json, read_jsonl, write_json
+from synthclf.metrics import EvaluateMetrics, TrainMetrics, read_metrics
+from synthclf.records import read_jsonl, write_json
 from synthclf.tasks import load_card
 
 REAL = paths.REAL
@@ -108,7 +109,7 @@ def load_task(params: Params, task: str) -> TaskData | None:
         predictions_path = paths.predictions_file(task, source)
         if not (metrics_path.exists() and predictions_path.exists()):
             continue
-        evaluations[source] = read_json(metrics_path)
+        evaluations[source] = read_metrics(metrics_path, EvaluateMetrics).model_dump()
         rows = read_jsonl(predictions_path)
         units[source] = {unit: np.array([index[row["pred"][unit]] for row in rows]) for unit in rows[0]["pred"]}
     if not rows:
@@ -173,9 +174,8 @@ def task_block(params: Params, data: TaskData) -> dict:
 
 def real_size_per_label(data: TaskData) -> float:
     """All real training data as a point on the per-label size axis: its size over the label count."""
-    n_train = read_json(paths.train_metrics_file(data.task, REAL))["units"]
-    first = next(iter(n_train.values()))
-    return first["n_train"] / data.n_labels
+    units = read_metrics(paths.train_metrics_file(data.task, REAL), TrainMetrics).units
+    return next(iter(units.values())).n_train / data.n_labels
 
 
 def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarray, real_per_label: float,

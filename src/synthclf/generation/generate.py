@@ -94,7 +94,7 @@ def build_filters(card: TaskCard, gen: GenerationParams, pool: dict[str, list[st
 async def _generate(params: Params, task: str, setting: str, card: TaskCard,
                     session: LLMSession) -> tuple[list[Outcome], str]:
     """Every replicate of one task and setting, one after the other, through one session (one server start)."""
-    llm, gen = params.llm, params.generate
+    gen = params.generate
     pool = pool_by_label(task, card, gen, setting)
     outcomes, prompt_id = [], ""
     try:

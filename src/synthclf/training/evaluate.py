@@ -17,7 +17,8 @@ from pathlib import Path
 from synthclf import paths, resources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_directory, read_jsonl, write_json
+from synthclf.metrics import EvaluateMetrics, write_metrics
+from synthclf.records import atomic_directory, read_jsonl
 from synthclf.tasks import load_card
 from synthclf.training.train import TFIDF_FILE, predict_texts
 from synthclf.training.units import point_of, replicate_of
@@ -40,7 +41,7 @@ def run(params: Params, task: str, source: str) -> None:
                             f"--source {source}`")
     metrics = score_source(rows, card.label_names, headline_point(params, source), params.compare.confidence,
                            params.compare.bootstrap_resamples, params.seed)
-    write_json(paths.metrics_file("evaluate", task, source), metrics)
+    write_metrics(paths.metrics_file("evaluate", task, source), metrics, EvaluateMetrics)
     headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
     log_confusion([row["label"] for row in rows], [[row["pred"][unit] for row in rows] for unit in headline],
                   paths.live_dir("evaluate", task, source))

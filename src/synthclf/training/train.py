@@ -5,7 +5,8 @@ data) and the real test split; writes models/<task>/<source>/ (Hugging Face `sav
 directories in safetensors, loadable by `transformers.pipeline`: one per seed for real data, one per
 generation replicate at the largest size for synthetic data and mixes), the test-set predictions of
 every unit in data/predictions/<task>/<source>.jsonl, and through DVCLive dvclive/train/<task>/<source>/:
-metrics.json (the units, their steps and speed) and plots/metrics/<unit>/{loss,learning_rate}.tsv, the
+metrics.json (the units, their steps and speed; schema metrics.TrainMetrics) and
+plots/metrics/curves/<unit>/{loss,learning_rate}.tsv, the
 per-step curves of every checkpointed unit (one per real seed and per generation replicate).
 The units are described in training/units.py. Learning-curve points keep no checkpoint: their
 predictions are what the comparison needs, and a checkpoint per point would cost ~90 MB each.
@@ -28,6 +29,7 @@ from synthclf import paths, resources
 from synthclf.assets import resolve_encoder
 from synthclf.config import Params, TrainParams
 from synthclf.errors import SynthclfError
+from synthclf.metrics import TrainMetrics
 from synthclf.records import atomic_directory, atomic_write, read_jsonl, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.training.units import Unit, units_for
@@ -53,12 +55,14 @@ def run(params: Params, task: str, source: str) -> None:
             predictions[unit.name], per_unit[unit.name] = fit_and_predict(unit, card.label_names, params.train,
                                                                           test_texts, staging, desc, live)
         write_jsonl(paths.predictions_file(task, source), prediction_rows(test, predictions))
-        # the stage's metrics go through DVCLive's summary, beside each checkpoint's last loss and rate
+        # the stage's metrics go through DVCLive's summary (beside each checkpoint's last loss and
+        # rate), checked against the schema analyze reads them with
         live.summary.update({
             "backend": params.train.backend, "encoder": params.train.encoder,
             "device": "cpu" if params.train.backend == "tfidf_logreg" else resources.device(),
             "threads": resources.threads(), "units": per_unit,
             "train_seconds": round(sum(u.get("train_seconds", 0.0) for u in per_unit.values()), 2)})
+        TrainMetrics.model_validate(live.summary)
         live.end()
 
 
@@ -71,17 +75,17 @@ def open_live(folder: Path):
 
 
 class StepLog:
-    """Per-step loss and learning rate of one checkpointed unit, as DVCLive series <unit>/loss and
-    <unit>/learning_rate (plots/metrics/<unit>/*.tsv): `dvc plots show` draws one curve per seed or
-    replicate, and `dvc plots diff` compares them across experiments."""
+    """Per-step loss and learning rate of one checkpointed unit, as DVCLive series curves/<unit>/loss
+    and curves/<unit>/learning_rate (plots/metrics/curves/<unit>/*.tsv): `dvc plots show` draws one
+    curve per seed or replicate, and `dvc plots diff` compares them across experiments."""
 
     def __init__(self, live, unit: str) -> None:
         self.live, self.unit = live, unit
         live.step = 0
 
     def __call__(self, loss: float, learning_rate: float) -> None:
-        self.live.log_metric(f"{self.unit}/loss", round(loss, 5))
-        self.live.log_metric(f"{self.unit}/learning_rate", learning_rate)
+        self.live.log_metric(f"curves/{self.unit}/loss", round(loss, 5))
+        self.live.log_metric(f"curves/{self.unit}/learning_rate", learning_rate)
         self.live.next_step()
 
 
@@ -102,7 +106,7 @@ def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test
             save_tfidf(model, label_names, staging / unit.keep_as)
             if live is not None:   # one point, the fit's training accuracy: a linear model has no steps
                 live.step = 0
-                live.log_metric(f"{unit.keep_as}/train_accuracy", round(float(model.score(texts, labels)), 5))
+                live.log_metric(f"curves/{unit.keep_as}/train_accuracy", round(float(model.score(texts, labels)), 5))
     else:
         on_step = StepLog(live, unit.keep_as) if unit.keep_as and live is not None else None
         model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, unit.seed, desc, on_step)
