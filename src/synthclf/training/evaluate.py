@@ -20,7 +20,7 @@ from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics, write_metrics
 from synthclf.records import atomic_directory, read_jsonl
 from synthclf.tasks import load_card
-from synthclf.training.train import TFIDF_FILE, predict_texts
+from synthclf.training.train import TFIDF_FILE, open_live, predict_texts
 from synthclf.training.units import point_of, replicate_of
 
 METRICS = ("macro_f1", "accuracy")
@@ -156,9 +156,7 @@ def log_confusion(gold: list[str], predictions: list[list[str]], folder: Path) -
     """The headline point's confusion matrix through DVCLive (plots/sklearn/confusion_matrix.json,
     drawn by `dvc plots show` with the confusion template), pooled over its replicates: each test
     item appears once per replicate. Written to a temporary folder that replaces `folder` at once."""
-    from dvclive import Live
-
     with atomic_directory(folder) as staging:
-        live = Live(dir=str(staging), save_dvc_exp=False, dvcyaml=None, report=None)
+        live = open_live(staging)
         live.log_sklearn_plot("confusion_matrix", gold * len(predictions), [label for pred in predictions for label in pred],
                               name="confusion_matrix.json")

@@ -71,7 +71,14 @@ def open_live(folder: Path):
     dvc.yaml (ours declares the outputs), no report."""
     from dvclive import Live
 
-    return Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+    class FilesOnly(Live):
+        # Live looks up the git and DVC repository for experiment tracking even when it saves no
+        # experiment, and dvclive 3.49 fails there in a repository without commits ("Empty git
+        # repo"). This logger only writes files, so it skips the lookup (and its second per stage).
+        def _init_dvc(self) -> None:
+            self._dvc_file = "dvc.yaml"
+
+    return FilesOnly(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
 
 
 class StepLog:
@@ -80,13 +87,15 @@ class StepLog:
     curve per seed or replicate, and `dvc plots diff` compares them across experiments."""
 
     def __init__(self, live, unit: str) -> None:
-        self.live, self.unit = live, unit
-        live.step = 0
+        self.live, self.unit, self.step = live, unit, 0
 
     def __call__(self, loss: float, learning_rate: float) -> None:
+        # log_metric appends the row at once; setting the step (instead of next_step) spares
+        # rewriting the summary and re-reading every series after each optimiser step
+        self.live.step = self.step
         self.live.log_metric(f"curves/{self.unit}/loss", round(loss, 5))
         self.live.log_metric(f"curves/{self.unit}/learning_rate", learning_rate)
-        self.live.next_step()
+        self.step += 1
 
 
 def fit_and_predict(unit: Unit, label_names: list[str], train: TrainParams, test_texts: list[str],
