@@ -200,8 +200,8 @@ def total_steps(n_examples: int, train: TrainParams) -> int:
     The floor is min_steps, raised to min_epochs over the data up to max_floor_steps. With epochs 3
     and min_steps 20 alone, a mix of ~130 examples got 20 steps (5 epochs) while 30 examples got the
     same 20 steps as 20 epochs, and the mix's classifier fell to the majority label. Measured on
-    vader_tweets with real texts standing in for the synthetic part (30 balanced + 100 drawn with
-    the label shares, 2 seeds): Macro-F1 0.24 (chance) with 20 steps, 0.64 with 75 (15 epochs).
+    vader_tweets with real texts standing in for the synthetic part (benchmarks/mix_training_floor.py,
+    2 seeds): Macro-F1 0.24 (chance) with 20 steps, 0.62-0.64 with 75 (15 epochs).
     Tiny sets (one batch) keep min_steps and the full real set keeps its own epochs.
     """
     per_epoch = math.ceil(n_examples / train.batch_size)
