@@ -171,12 +171,12 @@ def test_rerun_reproduces_outputs_byte_for_byte(project):
 
 
 def test_missing_sources_are_listed_and_no_metrics_is_an_error(project):
-    Path("metrics/evaluate/seinfeld_humor/zero_shot.json").unlink()
+    Path("dvclive/evaluate/seinfeld_humor/zero_shot/metrics.json").unlink()
     summary = run_analyze()
     assert summary["missing"] == "seinfeld_humor/zero_shot"
     assert "gap_zero_shot" not in summary["tasks"]["seinfeld_humor"]
     assert summary["correlation"]["gap_zero_shot"]["n"] == 5
-    for path in Path("metrics/evaluate").rglob("*.json"):
+    for path in Path("dvclive/evaluate").rglob("metrics.json"):
         path.unlink()
     with pytest.raises(SynthclfError, match="dvc repro evaluate"):
         run_analyze()
@@ -200,3 +200,29 @@ def test_bradley_terry_in_summary(project, capsys):
 
 def test_absent_judgments_file_is_skipped(project):
     assert "bradley_terry" not in run_analyze(judgments_file="nowhere.csv")
+
+
+def test_a_size_real_data_cannot_match_has_no_fair_gap(project):
+    """At the paper profile's scale the real split cannot match per_class: train leaves out real@n
+    there, and analyze keeps the gap to all real data and the exchange rate but no fair gap."""
+    from synthclf.metrics import EvaluateMetrics, write_metrics
+    from synthclf.training.evaluate import score_source
+    from test_analysis_fixtures import PER_CLASS, make_params
+
+    predictions = Path("data/predictions/trec/zero_shot.jsonl")
+    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    for row in rows:
+        row["pred"] = {unit: label for unit, label in row["pred"].items() if not unit.startswith(f"real@{PER_CLASS}/")}
+    predictions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    params = make_params()
+    write_metrics("dvclive/evaluate/trec/zero_shot/metrics.json",
+                  score_source(rows, load_card("trec").label_names, f"zero_shot@{PER_CLASS}",
+                               params.compare.confidence, params.compare.bootstrap_resamples, params.seed),
+                  EvaluateMetrics)
+    trec = run_analyze()["tasks"]["trec"]
+    assert "fair_gap_zero_shot" not in trec and "fair_gap_few_shot" in trec
+    assert trec["gap_zero_shot"]["value"] is not None and trec["exchange_zero_shot"]["value"] is not None
+    from synthclf.analysis import report
+
+    report.run(make_params())                                   # the report shows it as n/a, no crash
+    assert "trec" in Path("reports/report.md").read_text()

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from synthclf.config import Params
+from synthclf.metrics import (DIVERSITY_KEYS, EvaluateMetrics, GenerateMetrics, TrainMetrics, ValidateSummary,
+                              write_metrics)
 from synthclf.tasks import load_card
 
 # task -> subjectivity level on its card
@@ -141,15 +143,16 @@ def write_source(root: Path, params: Params, task: str, source: str, overrides: 
     write(root / f"data/predictions/{task}/{source}.jsonl", rows)
     n_train = TRAIN_SIZE if source == "real" else PER_CLASS * len(load_card(task).label_names)
     labels = load_card(task).label_names
-    write(root / f"dvclive/train/{task}/{source}/metrics.json",
+    write_metrics(root / f"dvclive/train/{task}/{source}/metrics.json",
           {"backend": "tfidf_logreg", "encoder": "bundled:all-MiniLM-L6-v2", "device": "cpu", "threads": 1,
            "train_seconds": 0.0,
            "units": {unit: {"n_train": n_train, "seed": 0, "label_counts": {label: n_train // len(labels)
                                                                             for label in labels}}
-                     for unit in rows[0]["pred"]}})
-    write(root / f"metrics/evaluate/{task}/{source}.json",
-          score_source(rows, load_card(task).label_names, headline_point(params, source), params.compare.confidence,
-                       params.compare.bootstrap_resamples, params.seed))
+                     for unit in rows[0]["pred"]}}, TrainMetrics)
+    write_metrics(root / f"dvclive/evaluate/{task}/{source}/metrics.json",
+                  score_source(rows, load_card(task).label_names, headline_point(params, source),
+                               params.compare.confidence, params.compare.bootstrap_resamples, params.seed),
+                  EvaluateMetrics)
 
 
 def build_project(root: Path, with_optional: bool = True, overrides: dict | None = None) -> None:
@@ -162,24 +165,45 @@ def build_project(root: Path, with_optional: bool = True, overrides: dict | None
         for source in SOURCES:
             write_source(root, params, task, source, overrides)
     if with_optional:
-        write(root / "metrics/validate/trec/zero_shot.json",
-              {"diversity": {"remote_clique": 0.61, "chamfer": 0.33, "similarity_to_real": 0.52,
-                             "distinct_1": 0.4, "distinct_2": 0.7}})
-        write(root / "metrics/validate/trec/few_shot.json", {"diversity": {"remote_clique": 0.72}})
+        # through the stages' schemas, so the fixture cannot drift from what the stages write
+        write_metrics(root / "metrics/validate/trec/zero_shot.json",
+                      validate_summary(remote_clique=0.61, chamfer=0.33, similarity_to_real=0.52,
+                                       distinct_1=0.4, distinct_2=0.7), ValidateSummary)
+        write_metrics(root / "metrics/validate/trec/few_shot.json", validate_summary(remote_clique=0.72),
+                      ValidateSummary)
         for setting, payload in GENERATION.items():
-            write(root / f"metrics/generate/trec/{setting}.json", payload)
+            write_metrics(root / f"metrics/generate/trec/{setting}.json", generate_metrics(setting, **payload),
+                          GenerateMetrics)
 
 
-# metrics/generate/trec/<setting>.json in the generate stage's layout (generation/generate.py)
+def validate_summary(**measures: float) -> dict:
+    """A passing validate summary of 240 rows with these diversity measures (the rest unmeasured)."""
+    diversity = {"n_texts": 240, **dict.fromkeys(DIVERSITY_KEYS), **measures}
+    return {"success": True, "failed": [], "expectations": {},
+            "counts": {"rows_in": 240, "clean": 240, "quarantined": 0, "by_reason": {}},
+            "diversity": {**diversity, "real": diversity, "ratio": dict.fromkeys(DIVERSITY_KEYS, 1.0)},
+            "long_texts": {"max_chars": 1000, "policy": "quarantine", "over_max_chars": 0, "share": 0.0,
+                           "longest_chars": 120, "action": "quarantined"}}
+
+
+def generate_metrics(setting: str, **shown) -> dict:
+    """The generate stage's metrics for trec/<setting>, with the figures the report shows given."""
+    base = {"task": "trec", "setting": setting, "status": "ok", "model": "SmolLM2-135M-Instruct",
+            "backend": "llama_cpp", "prompt_style": "completion", "prompt_id": f"{setting}.completion.v2@0",
+            "per_class": PER_CLASS, "labels": {}, "attempts": 0, "complete": True, "rejected": {},
+            "http_requests": 0, "retries": 0, "errors": {}, "cache_hit_rate": 0.0, "budget_usd": 0.0,
+            "budget_exhausted": False, "kept_per_s": 0.0}
+    return {**base, **shown}
+
+
+# metrics/generate/trec/<setting>.json: the figures the report's provenance table shows
 GENERATION = {
-    "zero_shot": {"model": "SmolLM2-135M-Instruct", "per_class": PER_CLASS, "replicates": 2,
-                  "kept_per_replicate": [120, 118], "kept": 238, "calls": 300, "cache_hits": 20, "cost_usd": 0.0,
-                  "tokens": {"prompt": 5000, "completion": 2400, "cached_prompt": 0, "cached_completion": 0},
-                  "wall_time_s": 42.5},
-    "few_shot": {"model": "SmolLM2-135M-Instruct", "per_class": PER_CLASS, "replicates": 2,
-                 "kept_per_replicate": [120, 120], "kept": 240, "calls": 260, "cache_hits": 0, "cost_usd": 0.25,
-                 "tokens": {"prompt": 7000, "completion": 1600, "cached_prompt": 0, "cached_completion": 0},
-                 "wall_time_s": 30.0},
+    "zero_shot": {"replicates": 2, "kept_per_replicate": [120, 118], "kept": 238, "calls": 300, "cache_hits": 20,
+                  "cost_usd": 0.0, "wall_time_s": 42.5,
+                  "tokens": {"prompt": 5000, "completion": 2400, "cached_prompt": 0, "cached_completion": 0}},
+    "few_shot": {"replicates": 2, "kept_per_replicate": [120, 120], "kept": 240, "calls": 260, "cache_hits": 0,
+                 "cost_usd": 0.25, "wall_time_s": 30.0,
+                 "tokens": {"prompt": 7000, "completion": 1600, "cached_prompt": 0, "cached_completion": 0}},
 }
 
 
@@ -201,7 +225,7 @@ def test_fixture_scores_are_what_evaluate_measures(project):
 
     for task in LEVELS:
         for source in SOURCES:
-            metrics = read_json(f"metrics/evaluate/{task}/{source}.json")
+            metrics = read_json(f"dvclive/evaluate/{task}/{source}/metrics.json")
             assert metrics["macro_f1"] == pytest.approx(expected_f1(task, source), abs=1e-6), (task, source)
             assert metrics["accuracy"] == pytest.approx(expected_f1(task, source), abs=1e-6), (task, source)
             for point, block in metrics["points"].items():

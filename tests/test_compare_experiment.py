@@ -123,7 +123,7 @@ def test_a_changed_param_shows_in_the_metrics_diff(tmp_path):
     assert ["params.yaml", "compare.confidence", "0.95", "0.8"] in table_rows(report, "### Params")
     metrics = table_rows(report, "### Metrics")
     assert ["metrics/summary.json", "confidence", "0.95", "0.8", "-0.15"] in metrics, report
-    interval_rows = [row for row in metrics if row[0] == "metrics/evaluate/sms_spam/real.json"
+    interval_rows = [row for row in metrics if row[0] == "dvclive/evaluate/sms_spam/real/metrics.json"
                      and row[1] in ("macro_f1_low", "macro_f1_high")]
     assert interval_rows and all(row[2] != row[3] for row in interval_rows), report
     assert "Not compared" not in report                   # confidence is not a key the profile overrides

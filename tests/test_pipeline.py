@@ -72,7 +72,7 @@ def project(tmp_path_factory) -> Path:
 def test_repro_produces_metrics_for_every_task_and_source(project):
     for task in TASKS:
         for source in tiny_params()["sources"]:
-            scores = json.loads((project / f"metrics/evaluate/{task}/{source}.json").read_text())
+            scores = json.loads((project / f"dvclive/evaluate/{task}/{source}/metrics.json").read_text())
             assert scores["macro_f1_low"] <= scores["macro_f1"] <= scores["macro_f1_high"]
             assert scores["n_test"] == tiny_params()["split"][task]["test_size"]
             check_scores_match_the_predictions(project, task, source, scores)
@@ -82,7 +82,7 @@ def test_repro_produces_metrics_for_every_task_and_source(project):
             synthetic = [json.loads(line) for line in
                          (project / f"data/synthetic/{task}/{setting}.jsonl").read_text().splitlines()]
             assert {record["replicate"] for record in synthetic} == {0, 1}, f"{task}/{setting}: a replicate is missing"
-            points = json.loads((project / f"metrics/evaluate/{task}/{setting}.json").read_text())["points"]
+            points = json.loads((project / f"dvclive/evaluate/{task}/{setting}/metrics.json").read_text())["points"]
             assert set(points) == {f"{setting}@1", f"{setting}@2", "real@1", "real@2"}
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert set(summary["tasks"]) == set(TASKS)

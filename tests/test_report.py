@@ -16,6 +16,7 @@ import pytest
 
 from synthclf.analysis import analyze, report
 from synthclf.errors import SynthclfError
+from synthclf.metrics import JudgeStats, write_metrics
 from synthclf.records import read_json
 from test_analysis_fixtures import (FEW_SHOT_GAP, LEVELS, SOURCES, build_project, make_params, project,  # noqa: F401
                                     write_source)
@@ -295,6 +296,19 @@ def test_diversity_instance_and_provenance(rendered):
     assert "seeds 0, 1" in provenance and "bundled:all-MiniLM-L6-v2" in provenance
 
 
+
+def test_drifted_generation_metrics_show_as_na_naming_the_key(project, capsys):
+    """A metrics file another version of synthclf wrote is shown as n/a, with the key that drifted."""
+    path = Path("metrics/generate/trec/zero_shot.json")
+    metrics = json.loads(path.read_text())
+    metrics["n_calls"] = metrics.pop("calls")
+    path.write_text(json.dumps(metrics))
+    render()
+    provenance = section(Path("reports/report.md").read_text(), "Provenance")
+    assert row(provenance, "trec | Zero-shot")[2:6] == ["n/a", "n/a", "n/a", "n/a"]
+    assert row(provenance, "trec | Few-shot")[5] == "260"
+    assert "zero_shot.json: calls: Field required" in capsys.readouterr().err
+
 def test_figures_and_html(rendered):
     figures = sorted(p.name for p in (rendered / "reports/figures").iterdir())
     assert figures == sorted(["gap_vs_subjectivity.png", "scores_by_task.png", "instance_vader_nyt.png",
@@ -350,8 +364,10 @@ def test_report_shows_the_llm_panel_position_bias(project):
     panel.parent.mkdir(parents=True)
     panel.write_text("task_a,task_b,winner,judge,order,answer\ntrec,sms_spam,trec,llm0,ab,A\n"
                      "sms_spam,trec,sms_spam,llm0,ba,A\ntrec,vader_nyt,trec,llm0,ab,A\n")
-    Path("data/judgments/llm_panel.stats.json").write_text(
-        '{"questions": 4, "unparsed": 1, "share_first_position": 1.0}')
+    stats = {"questions": 4, "judgments": 3, "unparsed": 1, "asks": 4, "tokens_in": 400, "tokens_out": 8, "tasks": 3,
+             "judges": 1, "share_first_position": 1.0, "spearman_with_cards": None, "calls": 4, "cache_hits": 0,
+             "http_requests": 4, "retries": 0, "cost_usd": 0.0}
+    write_metrics("data/judgments/llm_panel.stats.json", stats, JudgeStats)
     render(make_params(judgments_file=str(panel)))
     text = Path("reports/report.md").read_text()
     assert ("LLM panel: 4 questions, 1 without a usable answer; share of answers picking the first-listed task: "
@@ -362,10 +378,21 @@ def test_missing_summary_or_evaluations_is_a_clear_error(project):
     with pytest.raises(SynthclfError, match="run `synthclf analyze`"):
         report.run(make_params())
     Path("metrics").mkdir(exist_ok=True)
-    Path("metrics/summary.json").write_text('{"tasks": {"trec": {"level": 1, "gap_zero_shot": 0.1}}}')
-    with pytest.raises(SynthclfError, match="older `synthclf analyze`.*rerun `synthclf analyze`"):
+    # an older analyze wrote a gap as a bare number; a newer one renamed a key: both name the key
+    older = {"gap_metric": "macro_f1", "confidence": 0.95, "n_tasks": 1,
+             "tasks": {"trec": {"level": 1, "gap_zero_shot": 0.1}}, "by_level": {}, "overall": {},
+             "correlation": {}, "instance": {}, "findings": {"order": {}, "subjectivity": {}, "agreement": {}},
+             "verdicts": {}}
+    Path("metrics/summary.json").write_text(json.dumps(older))
+    with pytest.raises(SynthclfError, match=r"tasks: .*trec\.gap_zero_shot is 0\.1, not an estimate.*"
+                                            r"rerun `synthclf analyze`"):
         report.run(make_params())
-    shutil.rmtree("metrics/evaluate")
+    renamed = {**older, "tasks": {"trec": {"level": 1}}, "verdict": older["verdicts"]}
+    del renamed["verdicts"]
+    Path("metrics/summary.json").write_text(json.dumps(renamed))
+    with pytest.raises(SynthclfError, match="summary.json: verdicts: Field required"):
+        report.run(make_params())
+    shutil.rmtree("dvclive/evaluate")
     with pytest.raises(SynthclfError, match="no evaluation metrics"):
         render()
 

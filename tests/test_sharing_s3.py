@@ -237,13 +237,13 @@ def test_an_experiment_travels_and_applies_in_another_clone(team, experiment, s3
     dvc(carol, "exp", "pull", "origin", "seed1")
     params, metrics = experiment_record(carol, "seed1")
     assert (params, metrics) == experiment
-    assert params["params.yaml"]["train"]["seeds"] == [1] and f"metrics/evaluate/{TASK}/real.json" in metrics
+    assert params["params.yaml"]["train"]["seeds"] == [1] and f"dvclive/evaluate/{TASK}/real/metrics.json" in metrics
     dvc(carol, "exp", "apply", "seed1")
     assert yaml.safe_load((carol / "params.yaml").read_text())["train"]["seeds"] == [1]
     proxy.reset()
     assert stages_run(dvc(carol, "repro").stdout) == [] and proxy.seen == []
-    shown = metrics[f"metrics/evaluate/{TASK}/real.json"]  # exp show lists the numeric entries
-    applied = json.loads((carol / f"metrics/evaluate/{TASK}/real.json").read_text())
+    shown = metrics[f"dvclive/evaluate/{TASK}/real/metrics.json"]  # exp show lists the numeric entries
+    applied = json.loads((carol / f"dvclive/evaluate/{TASK}/real/metrics.json").read_text())
     assert "macro_f1" in shown and all(applied[key] == value for key, value in scalars(shown).items())
 
 
@@ -257,8 +257,8 @@ def test_run_cache_restores_a_teammates_configuration_without_running_it(team, e
     assert stages_run(repro.stdout) == [], repro.stdout
     # train x2 and the stages that read their outputs: restored, none run
     assert repro.stdout.count("is cached - skipping run") >= 3 and proxy.seen == []
-    shown = experiment[1][f"metrics/evaluate/{TASK}/real.json"]
-    restored = json.loads((dave / f"metrics/evaluate/{TASK}/real.json").read_text())
+    shown = experiment[1][f"dvclive/evaluate/{TASK}/real/metrics.json"]
+    restored = json.loads((dave / f"dvclive/evaluate/{TASK}/real/metrics.json").read_text())
     assert "macro_f1" in shown and all(restored[key] == value for key, value in scalars(shown).items())
 
 

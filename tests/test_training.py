@@ -68,7 +68,7 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
     assert metrics["units"]["real/r0"]["steps"] == 24 and metrics["units"]["real/r1"]["n_train"] == 40
 
     evaluate.run(params, "sms_spam", "real")
-    scores = json.loads(paths.metrics_file("evaluate", "sms_spam", "real").read_text())
+    scores = json.loads(paths.evaluate_metrics_file("sms_spam", "real").read_text())
     assert scores["macro_f1"] >= 0.9 and scores["accuracy"] >= 0.9
     assert scores["macro_f1_low"] <= scores["macro_f1"] <= scores["macro_f1_high"]
     assert scores["headline"] == "real" and scores["replicates"] == 2 and set(scores["units"]) == {"real/r0", "real/r1"}
@@ -107,7 +107,7 @@ def test_tfidf_baseline(project):
     params.train.backend = "tfidf_logreg"
     train.run(params, "sms_spam", "real")
     evaluate.run(params, "sms_spam", "real")
-    assert json.loads(paths.metrics_file("evaluate", "sms_spam", "real").read_text())["macro_f1"] >= 0.9
+    assert json.loads(paths.evaluate_metrics_file("sms_spam", "real").read_text())["macro_f1"] >= 0.9
 
 
 def test_a_source_missing_a_label_is_refused_and_leaves_no_checkpoint(project):
@@ -167,7 +167,7 @@ def test_a_setting_scores_every_curve_point_with_an_interval(project):
     train.run(params, "sms_spam", "few_shot")
     assert sorted(p.name for p in paths.model_dir("sms_spam", "few_shot").iterdir()) == ["rep0", "rep1"]
     evaluate.run(params, "sms_spam", "few_shot")
-    scores = json.loads(paths.metrics_file("evaluate", "sms_spam", "few_shot").read_text())
+    scores = json.loads(paths.evaluate_metrics_file("sms_spam", "few_shot").read_text())
     assert scores["headline"] == "few_shot@5" and scores["replicates"] == 2
     assert set(scores["points"]) == {"few_shot@2", "few_shot@5", "real@2", "real@5"}
     for block in scores["points"].values():

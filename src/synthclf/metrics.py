@@ -1,15 +1,20 @@
-"""Typed schemas of the metrics files one stage writes and another reads: train -> analyze,
-evaluate -> analyze. Written and read only through `write_metrics` / `read_metrics`, so a key that
-one side renames fails at once, naming the file and the key, instead of reading as a silent None.
-Their paths come from paths.py.
+"""Typed schemas of every metrics file a stage writes: prepare, generate, validate, train, evaluate,
+analyze (the summary) and judge. Written through `write_metrics` (train and evaluate: DVCLive's
+summary, checked against the schema first) and read only through `read_metrics`, so a key that one
+side renames fails at once, naming the file and the key, instead of reading as a silent None in the
+stage (or the report) that reads it. Their paths come from paths.py.
+
+Where a block's keys are data (labels, sources, expectation names) it is a dict; the summary keeps
+flat per-source keys (`gap_zero_shot`, ...) because `dvc exp show` and `dvc metrics diff` show one
+column per key.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 
 from synthclf.errors import SynthclfError
 from synthclf.records import read_json, write_json
@@ -45,7 +50,7 @@ class TrainMetrics(Strict):
     step: int | None = None                      # DVCLive: the last step logged
 
 
-# --- evaluate: metrics/evaluate/<task>/<source>.json --------------------------------------------
+# --- evaluate: dvclive/evaluate/<task>/<source>/metrics.json (DVCLive's summary) ----------------
 
 class Scores(Strict):
     """Mean over replicates with its interval bounds and the replicates' standard deviation."""
@@ -85,19 +90,198 @@ class EvaluateMetrics(Scores):
     per_class: dict[str, ClassScores]
 
 
+# --- prepare: metrics/prepare/<task>/stats.json --------------------------------------------------
+
+class PrepareStats(Strict):
+    read: int
+    too_short: int
+    duplicates: int
+    label_conflicts: int
+    clean: int
+    train: int
+    test: int
+    pool: int
+    train_labels: dict[str, int]
+    test_labels: dict[str, int]
+    test_mean_agreement: float | None = None   # tasks with per-item annotator votes
+
+
+# --- generate: metrics/generate/<task>/<setting>.json ---------------------------------------------
+
+class LabelTally(Strict):
+    kept: int
+    attempts: int
+    rejected: dict[str, int]
+
+
+class TokenCounts(Strict):
+    prompt: int
+    completion: int
+    cached_prompt: int
+    cached_completion: int
+
+
+class GenerateMetrics(Strict):
+    task: str
+    setting: str
+    status: Literal["ok", "short", "budget_exhausted", "failed"]
+    model: str
+    backend: str
+    prompt_style: str
+    prompt_id: str
+    per_class: int
+    replicates: int
+    kept_per_replicate: list[int]
+    labels: dict[str, LabelTally]
+    kept: int
+    attempts: int
+    complete: bool
+    rejected: dict[str, int]
+    calls: int
+    http_requests: int
+    retries: int
+    errors: dict[str, int]
+    cache_hits: int
+    cache_hit_rate: float
+    tokens: TokenCounts
+    cost_usd: float
+    budget_usd: float
+    budget_exhausted: bool
+    wall_time_s: float
+    kept_per_s: float
+
+
+# --- validate: metrics/validate/<task>/<source>.json ----------------------------------------------
+
+class ExpectationResult(Strict):
+    success: bool
+    level: Literal["row", "dataset"]
+    gating: bool                  # False: a row check under the quarantine policy (filters, never fails)
+    observed: Any                 # a share, a count, a {label: share} map, the column list, ...
+    unexpected_count: int | None = None
+    error: str | None = None
+
+
+class RowCounts(Strict):
+    rows_in: int
+    clean: int
+    quarantined: int
+    by_reason: dict[str, int]
+
+
+class DiversityMeasures(Strict):
+    n_texts: int
+    remote_clique: float | None
+    chamfer: float | None
+    similarity_to_real: float | None
+    distinct_1: float | None
+    distinct_2: float | None
+
+
+DIVERSITY_KEYS = tuple(key for key in DiversityMeasures.model_fields if key != "n_texts")
+
+
+class Diversity(DiversityMeasures):
+    real: DiversityMeasures                  # the real reference (the real data itself for `real`)
+    ratio: dict[str, float | None]           # this data / the reference, per measure
+
+
+class LongTexts(Strict):
+    max_chars: int
+    policy: str
+    over_max_chars: int
+    share: float
+    longest_chars: int
+    action: str
+
+
+class ValidateSummary(Strict):
+    success: bool
+    failed: list[str]
+    expectations: dict[str, ExpectationResult]
+    counts: RowCounts
+    diversity: Diversity
+    long_texts: LongTexts
+
+
+# --- analyze: metrics/summary.json ----------------------------------------------------------------
+
+ESTIMATE_PREFIXES = ("gap_", "fair_gap_", "share_", "exchange_")
+
+
+class Correlation(Strict):
+    spearman: float | None
+    p: float | None
+    n: int
+    method: str
+
+
+class Findings(Strict):
+    order: dict[str, Any]          # {} when a source it needs is not in the run
+    subjectivity: dict[str, Any]
+    agreement: dict[str, Any]
+
+
+class Summary(Strict):
+    gap_metric: str
+    confidence: float
+    n_tasks: int
+    tasks: dict[str, dict[str, Any]]                     # per task: scores per source, estimates, verdict
+    by_level: dict[str, dict[str, float | int | None]]   # flat keys: one `dvc exp show` column each
+    overall: dict[str, float | int | None]
+    correlation: dict[str, Correlation]
+    instance: dict[str, Any]
+    findings: Findings
+    verdicts: dict[str, str]
+    missing: str | None = None                           # sources without evaluation metrics
+    bradley_terry: dict[str, Any] | None = None
+
+    @field_validator("tasks")
+    @classmethod
+    def estimates_have_intervals(cls, tasks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """A gap, share or exchange rate is an estimate with its interval (older versions wrote a number)."""
+        for task, block in tasks.items():
+            for key, value in block.items():
+                if key.startswith(ESTIMATE_PREFIXES) and not (isinstance(value, dict) and "value" in value):
+                    raise ValueError(f"{task}.{key} is {value!r}, not an estimate with an interval")
+        return tasks
+
+
+# --- judge: data/judgments/llm_panel.stats.json ---------------------------------------------------
+
+class JudgeStats(Strict):
+    questions: int
+    judgments: int
+    unparsed: int
+    asks: int
+    tokens_in: int
+    tokens_out: int
+    tasks: int
+    judges: int
+    share_first_position: float | None
+    spearman_with_cards: float | None
+    calls: int
+    cache_hits: int
+    http_requests: int
+    retries: int
+    cost_usd: float
+
+
 def write_metrics(path: str | Path, metrics: Strict | dict, schema: type[Model]) -> Model:
     """Validate against `schema`, then write atomically; returns the validated model."""
     model = metrics if isinstance(metrics, schema) else schema.model_validate(metrics)
-    write_json(path, model.model_dump(mode="json"))
+    # exclude_unset: the file holds exactly the keys the stage wrote (no nulls for optional keys it left out)
+    write_json(path, model.model_dump(mode="json", exclude_unset=True))
     return model
 
 
-def read_metrics(path: str | Path, schema: type[Model]) -> Model:
-    """Read a metrics file through its schema; a missing or drifted file is one clear error."""
+def read_metrics(path: str | Path, schema: type[Model], writer: str = "the stage that writes it") -> Model:
+    """Read a metrics file through its schema; a missing or drifted file is one clear error that
+    names the file, the key and what to rerun (`writer`)."""
     try:
         return schema.model_validate(read_json(path))      # read_json: a missing file is a clear error
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise SynthclfError(f"{path}: {where}: {first['msg']} (written by another version of synthclf? "
-                            "rerun the stage that writes it)") from None
+                            f"rerun {writer})") from None

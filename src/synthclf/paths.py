@@ -62,7 +62,7 @@ def predictions_file(task: str, source: str) -> Path:
 
 
 def metrics_file(stage: str, task: str, name: str) -> Path:
-    """metrics/<stage>/<task>/<name>.json, e.g. metrics/evaluate/sms_spam/real.json."""
+    """metrics/<stage>/<task>/<name>.json, e.g. metrics/validate/sms_spam/few_shot.json."""
     return Path("metrics") / stage / task / f"{name}.json"
 
 
@@ -70,6 +70,11 @@ def live_dir(stage: str, task: str, source: str) -> Path:
     """dvclive/<stage>/<task>/<source>: DVCLive's folder for a train or evaluate stage (metrics.json,
     plots/metrics/<unit>/<name>.tsv per training step, plots/sklearn/confusion_matrix.json)."""
     return Path("dvclive") / stage / task / source
+
+
+def evaluate_metrics_file(task: str, source: str) -> Path:
+    """The evaluate stage's scores, written through DVCLive: dvclive/evaluate/<task>/<source>/metrics.json."""
+    return live_dir("evaluate", task, source) / "metrics.json"
 
 
 def train_metrics_file(task: str, source: str) -> Path:

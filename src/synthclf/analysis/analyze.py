@@ -37,13 +37,12 @@ from synthclf.analysis import bradley_terry, instance, verdict
 from synthclf import statistics as stats
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.metrics import EvaluateMetrics, TrainMetrics, read_metrics
+from synthclf.metrics import EvaluateMetrics, Summary, TrainMetrics, read_metrics, write_metrics
 from synthclf.records import read_jsonl, write_json
 from synthclf.tasks import load_card
 
 REAL = paths.REAL
 PLACES = 6
-JUDGMENTS_DIR = paths.JUDGMENTS_DIR
 
 
 def rounded(value: float | None) -> float | None:
@@ -105,7 +104,7 @@ def load_task(params: Params, task: str) -> TaskData | None:
     evaluations: dict[str, dict] = {}
     rows: list[dict] = []
     for source in params.sources:
-        metrics_path = paths.metrics_file("evaluate", task, source)
+        metrics_path = paths.evaluate_metrics_file(task, source)
         predictions_path = paths.predictions_file(task, source)
         if not (metrics_path.exists() and predictions_path.exists()):
             continue
@@ -163,8 +162,9 @@ def task_block(params: Params, data: TaskData) -> dict:
         if parse_mix(source):
             continue
         matched = data.point(source, f"real@{top}")
-        block[f"fair_gap_{source}"] = estimate_block(
-            stats.difference_interval(data.gold, matched, headline, data.n_labels, **options))
+        if matched is not None:   # None: the real split holds fewer than per_class of some label
+            block[f"fair_gap_{source}"] = estimate_block(
+                stats.difference_interval(data.gold, matched, headline, data.n_labels, **options))
         block[f"share_{source}"] = estimate_block(
             stats.recovered_share_interval(data.gold, headline, real, data.n_labels, **options))
         block[f"exchange_{source}"] = exchange_block(params, data, source, real, real_per_label, options)
@@ -184,7 +184,9 @@ def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarra
     sizes = params.curve_sizes()
     real_curve = {n: data.point(setting, f"real@{n}") for n in sizes}
     real_curve = {n: preds for n, preds in real_curve.items() if preds is not None}
-    if real_per_label > sizes[-1]:
+    # all real data extends the real curve (at the study's scale it can be smaller than per_class,
+    # but it is always larger than a size the real split could match)
+    if real_per_label > max(real_curve, default=0):
         real_curve[real_per_label] = real
     syn_curve = {n: data.point(setting, f"{setting}@{n}") for n in sizes}
     syn_curve = {n: preds for n, preds in syn_curve.items() if preds is not None}
@@ -194,7 +196,11 @@ def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarra
     block.update(censored=flag, synthetic_size=sizes[-1],
                  synthetic_per_real=rounded(sizes[-1] / estimate.value) if estimate.value else None)
     # the reverse question: how many synthetic per label match real data at the smallest size?
-    target = float(stats.macro_f1_batch(data.gold, real_curve[sizes[0]], data.n_labels).mean())
+    reference = real_curve.get(sizes[0])
+    if reference is None:
+        block.update(real_reference=sizes[0], synthetic_needed=None, synthetic_needed_censored=None)
+        return block
+    target = float(stats.macro_f1_batch(data.gold, reference, data.n_labels).mean())
     syn_scores = [(n, float(stats.macro_f1_batch(data.gold, preds, data.n_labels).mean()))
                   for n, preds in sorted(syn_curve.items())]
     needed, needed_flag = stats.synthetic_needed(target, syn_scores)
@@ -381,8 +387,8 @@ def bradley_terry_block(params: Params, task_blocks: dict[str, dict]) -> dict | 
         if path:
             print(f"analyze: judgments file {path} not found; skipping Bradley-Terry", file=sys.stderr)
         return None
-    if Path(path).resolve().parent != JUDGMENTS_DIR.resolve():
-        print(f"analyze: {path} is outside {JUDGMENTS_DIR}/, which dvc.yaml tracks; DVC will not rerun "
+    if Path(path).resolve().parent != paths.JUDGMENTS_DIR.resolve():
+        print(f"analyze: {path} is outside {paths.JUDGMENTS_DIR}/, which dvc.yaml tracks; DVC will not rerun "
               "analyze when it changes", file=sys.stderr)
     result = bradley_terry.estimate_from_file(path, params.analyze.levels)
     tasks = {task: {"score": rounded(score), "level": result.levels[task], "wins": result.wins[task],
@@ -420,7 +426,7 @@ def build_summary(params: Params) -> Analysis:
     missing = [f"{task}/{source}" for task in params.tasks for source in params.sources
                if task not in datas or source not in datas[task].evaluations]
     if not datas:
-        raise SynthclfError("no evaluation metrics under metrics/evaluate/; run `dvc repro evaluate` "
+        raise SynthclfError("no evaluation metrics under dvclive/evaluate/; run `dvc repro evaluate` "
                             "(or synthclf train/evaluate --task T --source S) first")
     task_blocks = {task: task_block(params, data) for task, data in datas.items()}
     curves, gains, steeper = instance_analysis(params, datas)
@@ -463,7 +469,7 @@ def run(params: Params) -> dict:
     write_plot_files(paths.instance_plots_dir(), analysis.instance_curves)
     write_plot_files(paths.curves_plots_dir(), analysis.learning_curves)
     write_json(paths.gap_plot_file(), analysis.gap_rows)
-    write_json(paths.summary_metrics(), analysis.summary)
+    write_metrics(paths.summary_metrics(), analysis.summary, Summary)
     for task, block in analysis.summary["tasks"].items():
         if "verdict" in block:
             print(f"{task}: {block['verdict']['text']}")

@@ -35,7 +35,8 @@ from synthclf.errors import SynthclfError
 from synthclf.generation.access import LLMSession, gather_all, open_session
 from synthclf.generation.prompts import Prompt, Style
 from synthclf.interrupts import Interrupted, run_async
-from synthclf.records import atomic_write, read_jsonl, write_json
+from synthclf.metrics import JudgeStats, write_metrics
+from synthclf.records import atomic_write, read_jsonl
 from synthclf.tasks import TaskCard, load_card
 
 PERSONAS = (
@@ -280,7 +281,7 @@ def run(params: Params) -> dict:
                             "(llm.base_url, llm.model) or llm.prompt_style: chat")
     write_csv(paths.judgments_file(), rows)
     stats = {**panel_stats(questions, settled, rows, tasks, analysis.levels), **calls}
-    write_json(paths.judge_metrics_file(), stats)
+    write_metrics(paths.judge_metrics_file(), stats, JudgeStats)
     return stats
 
 

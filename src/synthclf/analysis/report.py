@@ -27,11 +27,12 @@ from synthclf.analysis import figures
 from synthclf.analysis.analyze import gap_key, gap_sources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
+from synthclf.metrics import DIVERSITY_KEYS, GenerateMetrics, JudgeStats, Summary, ValidateSummary, read_metrics
 from synthclf.records import atomic_write, read_json
+from synthclf.schema import Strict
 from synthclf.tasks import load_card
 
 NA = "n/a"
-DIVERSITY_KEYS = ("remote_clique", "chamfer", "similarity_to_real", "distinct_1", "distinct_2")
 # the generate stage's metrics (generation/generate.py): flat keys, and two nested token counts
 GENERATION_COLUMNS = (("Calls", ("calls",)), ("Cache hits", ("cache_hits",)), ("Tokens in", ("tokens", "prompt")),
                       ("Tokens out", ("tokens", "completion")), ("Cost $", ("cost_usd",)),
@@ -140,23 +141,22 @@ def load_summary() -> dict:
     path = paths.summary_metrics()
     if not path.exists():
         raise SynthclfError(f"{path}: not found; run `synthclf analyze` (dvc repro analyze) before the report")
-    summary = read_json(path)
-    if not summary.get("tasks"):
+    # the schema names a drifted key (e.g. a gap written as a bare number by an older analyze)
+    summary = read_metrics(path, Summary, "`synthclf analyze` (dvc repro analyze)").model_dump(exclude_unset=True)
+    if not summary["tasks"]:
         raise SynthclfError(f"{path}: no evaluated tasks; run `dvc repro evaluate` and `synthclf analyze` first")
-    stale = [key for block in summary["tasks"].values() for key, value in block.items()
-             if key.startswith("gap_") and not isinstance(value, dict)]
-    if stale:
-        raise SynthclfError(f"{path}: written by an older `synthclf analyze` ({stale[0]} is a number, not an "
-                            "estimate with an interval); rerun `synthclf analyze` (dvc repro analyze)")
     return summary
 
 
-def read_optional(path: Path) -> dict | list | None:
-    """A file another stage may not have written (yet); unreadable counts as absent."""
+def read_optional(path: Path, schema: type[Strict] | None = None) -> dict | list | None:
+    """A file another stage may not have written (yet): a metrics file read through its schema, or
+    plot rows (schema None). Unreadable or drifted counts as absent."""
+    if not path.exists():
+        return None
     try:
-        return read_json(path) if path.exists() else None
-    except ValueError:
-        print(f"report: {path} is not valid JSON; shown as n/a", file=sys.stderr)
+        return read_json(path) if schema is None else read_metrics(path, schema).model_dump(exclude_unset=True)
+    except (SynthclfError, ValueError) as error:
+        print(f"report: {error}; shown as n/a", file=sys.stderr)
         return None
 
 
@@ -444,7 +444,7 @@ def diversity_section(params: Params, tasks: list[str]) -> Section:
     rows = []
     for task in tasks:
         for source in (paths.REAL, *params.generate.settings):
-            metrics = read_optional(paths.metrics_file("validate", task, source)) or {}
+            metrics = read_optional(paths.metrics_file("validate", task, source), ValidateSummary) or {}
             diversity = metrics.get("diversity") or {}
             rows.append([task, source_title(source), *(number(diversity.get(key)) for key in DIVERSITY_KEYS)])
     return Section("Diversity of the training data", [
@@ -497,7 +497,7 @@ def bradley_terry_section(summary: dict) -> Section | None:
         "level 1 = most objective. "
         f"Agreement with the task cards' levels: Spearman ρ = {number(agreement.get('spearman'), 2)} "
         f"(permutation p = {p_value(agreement.get('p'))}) over {agreement.get('n', 0)} tasks."]
-    panel = read_optional(paths.judge_metrics_file()) if Path(bt["file"]) == paths.judgments_file() else None
+    panel = read_optional(paths.judge_metrics_file(), JudgeStats) if Path(bt["file"]) == paths.judgments_file() else None
     if panel:
         blocks.append(f"LLM panel: {panel.get('questions')} questions, {panel.get('unparsed')} without a usable "
                       "answer; share of answers picking the first-listed task: "
@@ -516,7 +516,7 @@ def provenance_section(params: Params, tasks: list[str]) -> Section:
     totals = {name: 0.0 for name, _ in GENERATION_COLUMNS}
     for task in tasks:
         for setting in params.generate.settings:
-            metrics = read_optional(paths.metrics_file("generate", task, setting)) or {}
+            metrics = read_optional(paths.metrics_file("generate", task, setting), GenerateMetrics) or {}
             if metrics.get("model"):
                 models.add(str(metrics["model"]))
             values = {name: nested(metrics, keys) for name, keys in GENERATION_COLUMNS}

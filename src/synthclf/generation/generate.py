@@ -34,7 +34,8 @@ from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplica
 from synthclf.generation.prompts import PromptBuilder
 from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.interrupts import Interrupted, run_async
-from synthclf.records import read_jsonl, write_json, write_jsonl
+from synthclf.metrics import GenerateMetrics, write_metrics
+from synthclf.records import read_jsonl, write_jsonl
 from synthclf.tasks import TaskCard, load_card
 
 
@@ -197,9 +198,9 @@ def run(params: Params, task: str, setting: str) -> None:
             # A refused key or an unreachable URL fails before any completion, retry or cache hit:
             # a user error, so nothing is written; any other failure is accounted.
             if stats.calls or stats.errors or accounting.cache_hits:
-                write_json(paths.metrics_file("generate", task, setting),
-                           metrics(params, task, setting, None, prompt_id, stats, accounting,
-                                   time.monotonic() - started, status="failed"))
+                write_metrics(paths.metrics_file("generate", task, setting),
+                              metrics(params, task, setting, None, prompt_id, stats, accounting,
+                                      time.monotonic() - started, status="failed"), GenerateMetrics)
             raise
     for outcome in outcomes:
         drop_cross_label_duplicates(outcome.kept, accounting)
@@ -210,7 +211,7 @@ def run(params: Params, task: str, setting: str) -> None:
                                      "ok" if all(len(s) >= gen.per_class for o in outcomes for s in o.kept.values())
                                      else "short")
     result = metrics(params, task, setting, outcomes, prompt_id, stats, accounting, time.monotonic() - started, status)
-    write_json(paths.metrics_file("generate", task, setting), result)
+    write_metrics(paths.metrics_file("generate", task, setting), result, GenerateMetrics)
     print(summary(task, setting, gen.per_class * gen.replicates, result), flush=True)
     if empty:
         raise SynthclfError(f"generate {task}/{setting}: no usable text for label(s) {empty} "

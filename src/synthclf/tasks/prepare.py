@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from synthclf import paths
 from synthclf.config import Params, SplitParams
 from synthclf.errors import SynthclfError
-from synthclf.records import write_json, write_jsonl
+from synthclf.metrics import PrepareStats, write_metrics
+from synthclf.records import write_jsonl
 from synthclf.tasks import load_card
 from synthclf.tasks.sources import read_items
 from synthclf.text.normalize import normalized
@@ -159,5 +160,5 @@ def run(params: Params, task: str) -> None:
     agreements = [r["agreement"] for r in test if "agreement" in r]
     if agreements:
         stats["test_mean_agreement"] = round(sum(agreements) / len(agreements), 4)
-    write_json(paths.metrics_file("prepare", task, "stats"), stats)
+    write_metrics(paths.metrics_file("prepare", task, "stats"), stats, PrepareStats)
     print(f"prepare {task}: {read} read, {len(records)} clean, train {len(train)}, test {len(test)}, pool {len(pool)}")

@@ -1,12 +1,13 @@
 """Stage `evaluate`: score every training unit of a source on the real test set.
 
 Reads data/predictions/<task>/<source>.jsonl (written by `train`: one prediction per unit and test
-item). Writes metrics/evaluate/<task>/<source>.json: for every learning-curve point (e.g.
-zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over its replicates
-with a confidence interval that combines a bootstrap over test items with the spread between
-replicates (statistics.py), the per-unit scores, the headline point's per-class scores, and
-the Macro-F1 of the best constant predictor (chance); plus the headline's confusion matrix through
-DVCLive in dvclive/evaluate/<task>/<source>/plots/sklearn/confusion_matrix.json.
+item). Writes, through DVCLive, into dvclive/evaluate/<task>/<source>/:
+- metrics.json (Live's summary, checked against metrics.EvaluateMetrics): for every learning-curve
+  point (e.g. zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over
+  its replicates with a confidence interval that combines a bootstrap over test items with the
+  spread between replicates (statistics.py), the per-unit scores, the headline point's per-class
+  scores, and the Macro-F1 of the best constant predictor (chance);
+- plots/sklearn/confusion_matrix.json: the headline point's confusion matrix.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from synthclf import paths, resources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
-from synthclf.metrics import EvaluateMetrics, write_metrics
+from synthclf.metrics import EvaluateMetrics
 from synthclf.records import atomic_directory, read_jsonl
 from synthclf.tasks import load_card
 from synthclf.training.train import TFIDF_FILE, open_live, predict_texts
@@ -41,10 +42,9 @@ def run(params: Params, task: str, source: str) -> None:
                             f"--source {source}`")
     metrics = score_source(rows, card.label_names, headline_point(params, source), params.compare.confidence,
                            params.compare.bootstrap_resamples, params.seed)
-    write_metrics(paths.metrics_file("evaluate", task, source), metrics, EvaluateMetrics)
     headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
-    log_confusion([row["label"] for row in rows], [[row["pred"][unit] for row in rows] for unit in headline],
-                  paths.live_dir("evaluate", task, source))
+    log_evaluation(EvaluateMetrics.model_validate(metrics), [row["label"] for row in rows],
+                   [[row["pred"][unit] for row in rows] for unit in headline], paths.live_dir("evaluate", task, source))
     print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} "
           f"[{metrics['macro_f1_low']:.4f}, {metrics['macro_f1_high']:.4f}] over {metrics['replicates']} "
           f"replicate(s), {len(rows)} test items")
@@ -152,11 +152,14 @@ def predict(checkpoint: Path, texts: list[str], max_length: int, batch_size: int
     return predict_texts(model, tokenizer, texts, max_length, batch_size)
 
 
-def log_confusion(gold: list[str], predictions: list[list[str]], folder: Path) -> None:
-    """The headline point's confusion matrix through DVCLive (plots/sklearn/confusion_matrix.json,
-    drawn by `dvc plots show` with the confusion template), pooled over its replicates: each test
-    item appears once per replicate. Written to a temporary folder that replaces `folder` at once."""
+def log_evaluation(metrics: EvaluateMetrics, gold: list[str], predictions: list[list[str]], folder: Path) -> None:
+    """The scores as DVCLive's summary (metrics.json, read by `dvc metrics show` / `dvc exp show`)
+    and the headline point's confusion matrix (plots/sklearn/confusion_matrix.json, drawn by
+    `dvc plots show` with the confusion template), pooled over its replicates: each test item
+    appears once per replicate. Written to a temporary folder that replaces `folder` at once."""
     with atomic_directory(folder) as staging:
         live = open_live(staging)
         live.log_sklearn_plot("confusion_matrix", gold * len(predictions), [label for pred in predictions for label in pred],
                               name="confusion_matrix.json")
+        live.summary.update(metrics.model_dump(mode="json", exclude_unset=True))
+        live.make_summary()

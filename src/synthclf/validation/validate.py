@@ -37,14 +37,14 @@ from synthclf.text.diversity import diversity_measures, size_matched_reference
 from synthclf.text.embeddings import embed_texts
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
-from synthclf.records import atomic_directory, read_jsonl, write_json, write_jsonl
+from synthclf.metrics import DIVERSITY_KEYS, ValidateSummary, write_metrics
+from synthclf.records import atomic_directory, read_jsonl, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.validation.datacard import write_data_card
 from synthclf.validation.features import RECORD_COLUMNS, validation_frame
 from synthclf.validation.settings import ValidationParams
 from synthclf.validation.suite import Outcome, SuiteRunner, dataset_checks, row_checks
 
-DIVERSITY_KEYS = ("remote_clique", "chamfer", "similarity_to_real", "distinct_1", "distinct_2")
 REFERENCE_DRAWS = 3
 
 
@@ -262,7 +262,7 @@ def run(params: Params, task: str, source: str) -> None:
     summary = build_summary(results.outcomes, len(inputs.records), split, diversity, settings.policy)
     summary["long_texts"] = long_text_block(inputs.records, settings, source != paths.REAL)
     write_jsonl(paths.quarantine_file(task, source), split.quarantined)
-    write_json(paths.metrics_file("validate", task, source), summary)
+    write_metrics(paths.metrics_file("validate", task, source), summary, ValidateSummary)
     if not summary["success"]:
         paths.validated_file(task, source).unlink(missing_ok=True)  # never leave an older run's rows to train on
         raise report_failure(summary, results, inputs, settings, task, source)
