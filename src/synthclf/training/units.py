@@ -7,7 +7,9 @@ A source's units are compared on the same real test set, so every gap can be pai
   learning curve (compare.sizes, then generate.per_class), the first n validated texts per label of
   replicate r (`zero_shot@n/r<r>`), and real data with exactly the same label counts drawn from the
   real training split (`real@n/r<r>`), both trained with the same seed. The gap at equal size measures
-  where the data came from, not how much of it there is.
+  where the data came from, not how much of it there is. A size the real training split cannot match
+  for some label (the study's thousands per label, `profiles/paper.yaml`) has no real@n point: the
+  stage says so, and that size is compared with all real data only.
 - a mix such as `few_shot+real100`: replicate r's synthetic texts plus its own draw of real ones.
 
 Replicate r trains with the r-th training seed (cycling through train.seeds), so an interval over
@@ -17,6 +19,7 @@ replicates carries the variance of generation and of training together.
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -87,15 +90,31 @@ def units_for(params: Params, task: str, source: str) -> list[Unit]:
                 for r, group in by_replicate(mixed).items()]
     units = []
     sizes = params.curve_sizes()
-    for r, synthetic in by_replicate(read_jsonl(paths.validated_file(task, source))).items():
+    replicates = by_replicate(read_jsonl(paths.validated_file(task, source)))
+    unmatched = unmatched_sizes(real, replicates, sizes)
+    if unmatched:
+        print(f"train {task}/{source}: real data cannot match {', '.join(map(str, unmatched))} per label "
+              f"({unmatched[0]} needed, fewest real: {min(label_counts(real).values())}); "
+              "no real@n point there, those sizes compare with all real data only", file=sys.stderr)
+    for r, synthetic in replicates.items():
         seed = training_seed(params, r)
         for n in sizes:
             chosen = first_per_label(synthetic, n)
             keep = f"rep{r}" if n == sizes[-1] else None
             units.append(Unit(f"{source}@{n}/r{r}", tuple(chosen), seed, keep))
-            units.append(Unit(f"real@{n}/r{r}", tuple(matched_real(real, label_counts(chosen), params.seed + r)),
-                              seed, None))
+            if n not in unmatched:
+                units.append(Unit(f"real@{n}/r{r}", tuple(matched_real(real, label_counts(chosen), params.seed + r)),
+                                  seed, None))
     return units
+
+
+def unmatched_sizes(real: list[dict], replicates: dict[int, list[dict]], sizes: list[int]) -> list[int]:
+    """Curve sizes at which some replicate has more texts of a label than the real split holds: no
+    replicate gets a real@n there, so every point keeps one replicate per generation replicate."""
+    available = label_counts(real)
+    return [n for n in sizes
+            if any(count > available[label] for synthetic in replicates.values()
+                   for label, count in label_counts(first_per_label(synthetic, n)).items())]
 
 
 def point_of(unit_name: str) -> str:
