@@ -356,7 +356,8 @@ def fair_section(summary: dict, params: Params, tasks: list[str]) -> Section:
         f"Fair gap: real data of the same size and label balance ({per_class} per label, drawn from the real "
         "training split) minus the synthetic setting, so it measures where the data came from, not how much of "
         f"it there is. Macro-F1 points with {confidence_label(summary)} intervals; * marks an interval that "
-        "excludes zero.",
+        f"excludes zero. A fair gap of n/a: the real training split holds fewer than {per_class} examples of "
+        "some label, so there is no real data of that size to compare with.",
         Table(["Task", "Level", "Setting", "Gap to all real", f"Fair gap at {per_class}/label",
                "Share of real recovered, %"], rows)])
     mixes = mixes_of(params)
