@@ -47,7 +47,7 @@ STAGE_IMPORTS = {
     "validate_real": ["synthclf.validation.validate", "great_expectations", "sentence_transformers"],
     "mix": ["synthclf.training.mix"],
     "train": ["synthclf.training.train"],
-    "evaluate": ["synthclf.training.evaluate", "sklearn.metrics", "matplotlib.pyplot"],
+    "evaluate": ["synthclf.training.evaluate", "sklearn.metrics", "dvclive"],
     "analyze": ["synthclf.analysis.analyze"],
     "report": ["synthclf.analysis.report"],
 }
