@@ -3,6 +3,8 @@
     python benchmarks/pipeline_time.py                       # the default params.yaml (long: the full run)
     python benchmarks/pipeline_time.py --params tiny.yaml    # any params file
     python benchmarks/pipeline_time.py --json out.json       # also write the figures
+    python benchmarks/pipeline_time.py --in-place            # `dvc repro` in this checkout: the run's
+                                                             #   outputs stay, to commit with the table
 
 What it does: copies dvc.yaml, src/, data/external/ and data/judgments/ of this checkout (its
 working tree, uncommitted edits included) and the params file into a temporary directory, runs
@@ -144,15 +146,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per import timing (median)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and print its path")
+    parser.add_argument("--in-place", action="store_true",
+                        help="run in this checkout with its params.yaml and caches (stages already up to date "
+                             "do not run, so time a run from scratch or read it as the rest of one)")
     args = parser.parse_args()
+    if args.in_place:
+        args.params, args.keep = REPO / "params.yaml", True
     if not args.params.exists():
         sys.exit(f"error: --params {args.params}: not found; pass an existing params file")
     if args.cache_dir:
         os.environ["SYNTHCLF_CACHE_DIR"] = str(args.cache_dir.resolve())
     backend = (yaml.safe_load(args.params.read_text()) or {}).get("train", {}).get("backend", "transformer")
-    root = Path(tempfile.mkdtemp(prefix="synthclf-pipeline-time-"))
+    root = REPO if args.in_place else Path(tempfile.mkdtemp(prefix="synthclf-pipeline-time-"))
     try:
-        make_clone(root, args.params.resolve())
+        if not args.in_place:
+            make_clone(root, args.params.resolve())
         print(f"project in {root}", flush=True)
         timings, total = timed_repro(root)
         bare = statistics.median(run([sys.executable, "-c", "import synthclf"], root)[0] for _ in range(args.repeats))
@@ -167,10 +175,10 @@ def main() -> None:
                                              "dvc_overhead_s": round(overhead, 2), "total_s": round(total, 1),
                                              "stages": stages}, indent=2) + "\n")
     finally:
-        if args.keep:
-            print(f"kept {root}")
-        else:
+        if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+        elif not args.in_place:                      # (in place: the checkout itself, kept)
+            print(f"kept {root}")
 
 
 if __name__ == "__main__":
