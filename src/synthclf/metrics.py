@@ -108,6 +108,15 @@ class PrepareStats(Strict):
 
 # --- generate: metrics/generate/<task>/<setting>.json ---------------------------------------------
 
+class CallCounts(Strict):
+    """What a run sent to the LLM and paid for (generation.access.call_counts): generate and judge."""
+    calls: int
+    http_requests: int
+    retries: int
+    cache_hits: int
+    cost_usd: float
+
+
 class LabelTally(Strict):
     kept: int
     attempts: int
@@ -121,7 +130,7 @@ class TokenCounts(Strict):
     cached_completion: int
 
 
-class GenerateMetrics(Strict):
+class GenerateMetrics(CallCounts):
     task: str
     setting: str
     status: Literal["ok", "short", "budget_exhausted", "failed"]
@@ -137,14 +146,9 @@ class GenerateMetrics(Strict):
     attempts: int
     complete: bool
     rejected: dict[str, int]
-    calls: int
-    http_requests: int
-    retries: int
     errors: dict[str, int]
-    cache_hits: int
     cache_hit_rate: float
     tokens: TokenCounts
-    cost_usd: float
     budget_usd: float
     budget_exhausted: bool
     wall_time_s: float
@@ -249,7 +253,7 @@ class Summary(Strict):
 
 # --- judge: data/judgments/llm_panel.stats.json ---------------------------------------------------
 
-class JudgeStats(Strict):
+class JudgeStats(CallCounts):
     questions: int
     judgments: int
     unparsed: int
@@ -260,11 +264,6 @@ class JudgeStats(Strict):
     judges: int
     share_first_position: float | None
     spearman_with_cards: float | None
-    calls: int
-    cache_hits: int
-    http_requests: int
-    retries: int
-    cost_usd: float
 
 
 def write_metrics(path: str | Path, metrics: Strict | dict, schema: type[Model]) -> Model:

@@ -32,7 +32,7 @@ from synthclf import paths
 from synthclf.analysis import bradley_terry
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
-from synthclf.generation.access import LLMSession, gather_all, open_session
+from synthclf.generation.access import LLMSession, call_counts, gather_all, open_session
 from synthclf.generation.prompts import Prompt, Style
 from synthclf.interrupts import Interrupted, run_async
 from synthclf.metrics import JudgeStats, write_metrics
@@ -267,7 +267,7 @@ def run(params: Params) -> dict:
             finished = session.stats.calls + session.accounting.cache_hits
             error.detail = f"{finished} finished calls are cached; rerun to resume"
             raise
-    calls = call_stats(session)
+    calls = call_counts(session.stats, session.accounting)
     unsettled = sum(outcome is None for outcome in outcomes)
     if unsettled:
         raise SynthclfError(f"judge: generate.budget_usd ${params.generate.budget_usd} was spent "
@@ -284,9 +284,3 @@ def run(params: Params) -> dict:
     write_metrics(paths.judge_metrics_file(), stats, JudgeStats)
     return stats
 
-
-def call_stats(session: LLMSession) -> dict:
-    """What this run sent and paid for; `asks` in the panel stats counts cached answers too."""
-    return {"calls": session.stats.calls, "cache_hits": session.accounting.cache_hits,
-            "http_requests": session.stats.attempts, "retries": session.stats.retries,
-            "cost_usd": round(session.accounting.cost_usd, 6)}

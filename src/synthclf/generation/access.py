@@ -50,6 +50,12 @@ def prompt_style(llm: LLMParams) -> Style:
     return "completion" if uses_llama_cpp(llm) else "chat"
 
 
+def call_counts(stats: CallStats, accounting: Accounting) -> dict[str, int | float]:
+    """What a run sent and paid for (metrics.CallCounts): generate's and judge's metrics alike."""
+    return {"calls": stats.calls, "http_requests": stats.attempts, "retries": stats.retries,
+            "cache_hits": accounting.cache_hits, "cost_usd": round(accounting.cost_usd, 6)}
+
+
 def api_key(llm: LLMParams) -> str:
     """From the environment only. A local server needs none; a placeholder keeps the client happy."""
     if llm.base_url is None:

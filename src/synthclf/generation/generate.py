@@ -26,7 +26,7 @@ from tqdm import tqdm
 from synthclf import paths
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
-from synthclf.generation.access import LLMSession, backend_name, open_session, prompt_style
+from synthclf.generation.access import LLMSession, backend_name, call_counts, open_session, prompt_style
 from synthclf.generation.accounting import Accounting
 from synthclf.generation.cleaning import CopyDetector, TextFilter
 from synthclf.generation.client import CallStats
@@ -154,14 +154,13 @@ def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | N
         "complete": bool(outcomes) and all(len(samples) >= gen.per_class
                                            for outcome in outcomes for samples in outcome.kept.values()),
         "rejected": dict(sorted(accounting.rejected_total().items())),
-        "calls": stats.calls, "http_requests": stats.attempts, "retries": stats.retries,
+        **call_counts(stats, accounting),
         "errors": dict(sorted(stats.errors.items())),
-        "cache_hits": accounting.cache_hits,
         "cache_hit_rate": round(accounting.cache_hits / looked_up, 4) if looked_up else 0.0,
         "tokens": {"prompt": accounting.fresh_prompt_tokens, "completion": accounting.fresh_completion_tokens,
                    "cached_prompt": accounting.cached_prompt_tokens,
                    "cached_completion": accounting.cached_completion_tokens},
-        "cost_usd": round(accounting.cost_usd, 6), "budget_usd": gen.budget_usd,
+        "budget_usd": gen.budget_usd,
         "budget_exhausted": any(outcome.stop_reason == "budget" for outcome in outcomes or []),
         "wall_time_s": round(wall_s, 3), "kept_per_s": round(kept_total / wall_s, 3) if wall_s > 0 else 0.0,
     }
