@@ -14,7 +14,8 @@ few_shot), at the same `--per-class`:
 
 Per model, the mean Macro-F1 over tasks and settings gets an interval from a bootstrap that
 resamples every task's test items (independently per task, the same items for both settings), and
-the difference to the first model a paired interval (the same resampled items for both models).
+the differences to the first model and to the model listed before it paired intervals (the same
+resampled items for both models).
 These intervals cover test-item sampling only: generation is one draw per cell (generation
 seed generate.seed, replicate 0), and one draw of a small generator varies by several points per
 task, so read per-task differences with care; the mean over 12 cells averages part of it out.
@@ -24,8 +25,9 @@ and prepared there with the `synthclf` CLI); the repository's data/ is never wri
 response cache lives in --cache-dir so a rerun regenerates nothing. Threads are set explicitly:
 torch 1, llama.cpp server 1 (2 cores shared with other work; see README, Run time).
 
-Usage:
+Usage (README's table: the first line; its results are in benchmarks/results/generator_comparison.json):
   python benchmarks/generator_comparison.py --json reports/generator_comparison.json
+  python benchmarks/generator_comparison.py --json benchmarks/results/generator_comparison.json --table-only
   python benchmarks/generator_comparison.py --tasks sms_spam --per-class 3 --json /tmp/check.json
 """
 
@@ -236,7 +238,7 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             macro_f1(golds[t]["gold"][i], np.asarray(cells[model][t][s]["pred"])[i], len(golds[t]["labels"]))
             for t, i in zip(done, indices) for s in SETTINGS)
 
-    baseline = models[0]
+    baseline, previous = models[0], None
     for model in models:
         chosen = [cells[model][t][s] for t in done for s in SETTINGS]
         kept = sum(c["kept"] for c in chosen)
@@ -263,13 +265,24 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             entry[f"delta_vs_{baseline}"] = round(entry["mean_macro_f1"] - mean_f1(baseline, *samples), 4)
             entry[f"delta_vs_{baseline}_ci"] = bootstrap_ci(
                 samples, lambda *i, m=model: mean_f1(m, *i) - mean_f1(baseline, *i), resamples, seed=3)
+        if previous is not None and previous != baseline:
+            # The step up from the model listed before (models go from small to large): is the larger one worth its time?
+            entry["delta_vs_previous"] = round(entry["mean_macro_f1"] - mean_f1(previous, *samples), 4)
+            entry["delta_vs_previous_ci"] = bootstrap_ci(
+                samples, lambda *i, m=model, p=previous: mean_f1(m, *i) - mean_f1(p, *i), resamples, seed=4)
         summary[model] = entry
+        previous = model
     return summary
 
 
 def tokens(cell: dict, kind: str) -> int:
     counts = cell.get("tokens") or {}
     return counts.get(kind, 0) + counts.get(f"cached_{kind}", 0)
+
+
+def seconds(value: float | None) -> str:
+    """A time per call; None when every call came from the response cache (no time measured)."""
+    return "cached" if value is None else f"{value:.2f}"
 
 
 def fmt_ci(value: float, ci: list[float]) -> str:
@@ -283,17 +296,19 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
              f"({', '.join(done) or 'none complete'}); MiniLM, seed 0; 95% bootstrap intervals over test items.", ""]
     if done:
         baseline = models[0]
-        lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | label fidelity | rejected / attempts "
+        lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | vs the model above [95% CI] "
+                  "| label fidelity | rejected / attempts "
                   "| generation s (calls) | s per call | s per kept text | tokens read + written |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for model in models:
             entry = summary[model]
             delta = (fmt_ci(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
                      if model != baseline else "")
-            lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | "
+            step = fmt_ci(entry["delta_vs_previous"], entry["delta_vs_previous_ci"]) if "delta_vs_previous" in entry else ""
+            lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | {step} | "
                          f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
-                         f"{entry['gen_wall_s']:.0f} ({entry['calls']}) | {entry['gen_s_per_call']:.2f} | "
-                         f"{entry['gen_s_per_kept_text']:.2f} | "
+                         f"{entry['gen_wall_s']:.0f} ({entry['calls']}) | {seconds(entry['gen_s_per_call'])} | "
+                         f"{seconds(entry['gen_s_per_kept_text'])} | "
                          f"{entry['prompt_tokens']:,} + {entry['completion_tokens']:,} |")
         lines.append("")
     lines += ["Per task: Macro-F1 zero-shot / few-shot (label fidelity zero-shot / few-shot; generation s)", "",
