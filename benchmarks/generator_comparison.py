@@ -223,8 +223,8 @@ def score_cell(cell: dict, records: list[dict], what: str, real: dict, train_par
 # ---- summary ----------------------------------------------------------------------------------
 
 def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, resamples: int) -> dict:
-    """Per model over the tasks every model finished: mean Macro-F1 with interval, difference to
-    the first model (paired), fidelity, rejects, generation time."""
+    """Per model over the tasks every model finished: mean Macro-F1 with interval, differences to
+    the first model and to the model listed before it (paired), fidelity, rejects, generation time."""
     cells = results["cells"]
     done = [t for t in tasks if all(cells.get(m, {}).get(t, {}).get(s, {}).get("status") == "ok"
                                     for m in models for s in SETTINGS)]
@@ -238,8 +238,12 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             macro_f1(golds[t]["gold"][i], np.asarray(cells[model][t][s]["pred"])[i], len(golds[t]["labels"]))
             for t, i in zip(done, indices) for s in SETTINGS)
 
-    baseline, previous = models[0], None
-    for model in models:
+    def paired_difference(model: str, other: str, seed: int) -> tuple[float, list[float]]:
+        ci = bootstrap_ci(samples, lambda *i: mean_f1(model, *i) - mean_f1(other, *i), resamples, seed=seed)
+        return round(mean_f1(model, *samples) - mean_f1(other, *samples), 4), ci
+
+    baseline = models[0]
+    for k, model in enumerate(models):
         chosen = [cells[model][t][s] for t in done for s in SETTINGS]
         kept = sum(c["kept"] for c in chosen)
         attempts = sum(c["attempts"] for c in chosen)
@@ -249,7 +253,7 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             "mean_macro_f1": round(mean_f1(model, *samples), 4),
             "mean_macro_f1_ci": bootstrap_ci(samples, lambda *i, m=model: mean_f1(m, *i), resamples, seed=2),
             "mean_fidelity": round(statistics.fmean(c["fidelity"] for c in chosen), 4),
-            "kept": kept, "attempts": sum(c["attempts"] for c in chosen),
+            "kept": kept, "attempts": attempts,
             "rejected": sum(c["rejected"] for c in chosen),
             "gen_wall_s": round(wall, 1), "calls": calls,
             # Cells resumed from the response cache took no time for their cached calls, so time is
@@ -260,18 +264,12 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
             "prompt_tokens": sum(tokens(c, "prompt") for c in chosen),
             "completion_tokens": sum(tokens(c, "completion") for c in chosen),
         }
-        entry["reject_share"] = round(entry["rejected"] / entry["attempts"], 4) if entry["attempts"] else None
-        if model != baseline:
-            entry[f"delta_vs_{baseline}"] = round(entry["mean_macro_f1"] - mean_f1(baseline, *samples), 4)
-            entry[f"delta_vs_{baseline}_ci"] = bootstrap_ci(
-                samples, lambda *i, m=model: mean_f1(m, *i) - mean_f1(baseline, *i), resamples, seed=3)
-        if previous is not None and previous != baseline:
-            # The step up from the model listed before (models go from small to large): is the larger one worth its time?
-            entry["delta_vs_previous"] = round(entry["mean_macro_f1"] - mean_f1(previous, *samples), 4)
-            entry["delta_vs_previous_ci"] = bootstrap_ci(
-                samples, lambda *i, m=model, p=previous: mean_f1(m, *i) - mean_f1(p, *i), resamples, seed=4)
+        entry["reject_share"] = round(entry["rejected"] / attempts, 4) if attempts else None
+        if k >= 1:
+            entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"] = paired_difference(model, baseline, seed=3)
+        if k >= 2:  # the step up from the model listed before (small to large): is the larger one worth its time?
+            entry["delta_vs_previous"], entry["delta_vs_previous_ci"] = paired_difference(model, models[k - 1], seed=4)
         summary[model] = entry
-        previous = model
     return summary
 
 
