@@ -12,11 +12,20 @@ Known values (SCORES, overridable per (task, point) in build_project):
 - real (all data, two seeds): 0.90 everywhere.
 - a setting's headline, e.g. zero_shot@20: zero-shot 0.90 - 0.10 x level (its gap correlates
   perfectly with level), few-shot 0.90 - FEW_SHOT_GAP; smaller sizes SYNTHETIC_STEPS below that.
-- the size-matched real curve real@5/10/20: MATCHED_REAL, the same for every task and setting.
-- the mix few_shot+real100: 0.90 - MIX_GAP.
-With these: trec's few-shot data equals real (verdict replace), sms_spam and rt_sentiment's mix
-equals real (augment with 100 real), the rest do not use. Evaluate metrics are computed by the
-real `evaluate` code from these predictions, so their schema is the stage's own.
+- the size-matched real curve real@5/10/20: MATCHED_REAL, the same for every task and setting; the
+  real-only point above it, real@50 in the real source (compare.real_sizes): REAL_ALONE[50]; all real
+  data sits at TRAIN_SIZE / L per label (the fixture's real data is balanced).
+- the mix few_shot+real100: 0.90 - MIX_GAP; its 100 real alone (real100): REAL_100.
+Replicates differ where SPREAD says (vader_tweets, seinfeld_humor): replicate r's score is the known
+score -s (r = 0) or +s (r = 1) for real points and mixes, the opposite for synthetic points, so the
+mean is the known score and every replicate-variance path of analyze runs (a paired gap between a
+real point and a synthetic one varies by 2s between replicates).
+Chance is guessing by the (balanced) training label shares: 1/L, above the best constant.
+With these: trec's few-shot data equals real (verdict replace); sms_spam and rt_sentiment's mix
+equals real and beats its 100 real alone (augment with 100 real); vader_nyt's share and mix are both
+shown short (do not use); vader_tweets and seinfeld_humor, with two replicates that disagree, are
+undecided. Evaluate metrics are computed by the real `evaluate` code from these predictions, so
+their schema is the stage's own.
 """
 
 from __future__ import annotations
@@ -36,13 +45,17 @@ LEVELS = {"trec": 1, "sms_spam": 2, "rt_sentiment": 2, "vader_tweets": 3, "vader
 FEW_SHOT_GAP = {"trec": 0.0, "sms_spam": 0.10, "rt_sentiment": 0.15, "vader_tweets": 0.10,
                 "vader_nyt": 0.15, "seinfeld_humor": 0.20}
 MIX = "few_shot+real100"
-MIX_GAP = {"trec": 0.0, "sms_spam": 0.0, "rt_sentiment": 0.0, "vader_tweets": 0.05, "vader_nyt": 0.05,
+MIX_GAP = {"trec": 0.0, "sms_spam": 0.0, "rt_sentiment": 0.0, "vader_tweets": 0.10, "vader_nyt": 0.10,
            "seinfeld_humor": 0.10}
 SETTINGS = ["zero_shot", "few_shot"]
 SOURCES = ["real", *SETTINGS, MIX]
 SIZES = [5, 10]                        # compare.sizes; generate.per_class (20) is the largest point
 PER_CLASS = 20
 MATCHED_REAL = {5: 0.60, 10: 0.70, 20: 0.80}
+REAL_SIZES = [50]                      # compare.real_sizes: real-only curve points above PER_CLASS
+REAL_ALONE = {50: 0.85}
+REAL_100 = 0.75                        # the mix's 100 real examples trained alone
+SPREAD = {"vader_tweets": 0.05, "seinfeld_humor": 0.05}
 SYNTHETIC_STEPS = {5: -0.10, 10: -0.05, 20: 0.0}
 REAL_F1 = 0.90
 N_TEST = 120                           # divisible by 2, 3 and 6 labels; every score a multiple of 0.05 is exact
@@ -61,7 +74,7 @@ def make_params(*, sources: list[str] | None = None, **analyze) -> Params:
         "mixes": [{"setting": "few_shot", "real": 100}],
         "train": {"seeds": [0, 1]},
         "generate": {"per_class": PER_CLASS, "replicates": REPLICATES},
-        "compare": {"sizes": SIZES, "bootstrap_resamples": 200, "verdict": THRESHOLDS},
+        "compare": {"sizes": SIZES, "real_sizes": REAL_SIZES, "bootstrap_resamples": 200, "verdict": THRESHOLDS},
         "analyze": {"gammas": list(AGREEMENT_STEPS), **analyze},
     })
 
@@ -70,7 +83,8 @@ def scores(task: str) -> dict[str, float]:
     """Macro-F1 of every curve point of the task: point name -> score."""
     level = LEVELS[task]
     headline = {"zero_shot": REAL_F1 - 0.10 * level, "few_shot": REAL_F1 - FEW_SHOT_GAP[task]}
-    points = {"real": REAL_F1, MIX: REAL_F1 - MIX_GAP[task]}
+    points = {"real": REAL_F1, MIX: REAL_F1 - MIX_GAP[task], "real100": REAL_100,
+              **{f"real@{size}": score for size, score in REAL_ALONE.items()}}
     for setting in SETTINGS:
         for size in [*SIZES, PER_CLASS]:
             points[f"{setting}@{size}"] = headline[setting] + SYNTHETIC_STEPS[size]
@@ -86,8 +100,11 @@ def expected_f1(task: str, source: str) -> float:
 
 def units_of(source: str) -> dict[str, str]:
     """Unit name -> curve point, as training/units.py names them."""
-    if source == "real" or "+" in source:
-        return {f"{source}/r{r}": source for r in range(REPLICATES)}
+    if source == "real":
+        return {f"{point}/r{r}": point for point in ["real", *(f"real@{size}" for size in REAL_SIZES)]
+                for r in range(REPLICATES)}
+    if "+" in source:
+        return {f"{point}/r{r}": point for point in (source, "real100") for r in range(REPLICATES)}
     return {f"{name}@{size}/r{r}": f"{name}@{size}"
             for r in range(REPLICATES) for size in [*SIZES, PER_CLASS] for name in (source, "real")}
 
@@ -106,6 +123,13 @@ def held_out_items(task: str) -> list[dict]:
     return items
 
 
+def replicate_score(task: str, point: str, replicate: int, score: float) -> float:
+    """The known score moved by the task's SPREAD: -s/+s for real points and mixes, +s/-s for synthetic ones."""
+    spread = SPREAD.get(task, 0.0)
+    synthetic = point.split("@")[0] in SETTINGS
+    return score + (spread if (replicate == 0) == synthetic else -spread)
+
+
 def predicted(item: dict, labels: list[str], score: float) -> str:
     errors = round((1 - score) * (N_TEST // len(labels)))
     if item["position"] >= errors:
@@ -120,7 +144,9 @@ def prediction_records(task: str, source: str, overrides: dict | None = None) ->
     rows = []
     for item in held_out_items(task):
         row = {"id": item["id"], "label": item["label"],
-               "pred": {unit: predicted(item, labels, point_scores[point]) for unit, point in units_of(source).items()}}
+               "pred": {unit: predicted(item, labels, replicate_score(task, point, int(unit.rsplit("/r", 1)[1]),
+                                                                      point_scores[point]))
+                        for unit, point in units_of(source).items()}}
         row.update({key: item[key] for key in ("agreement", "n_annotators") if key in item})
         rows.append(row)
     return rows

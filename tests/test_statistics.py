@@ -13,9 +13,11 @@ from scipy.stats import t as t_distribution
 from sklearn.metrics import accuracy_score, f1_score
 
 from synthclf.statistics import (Estimate, accuracy_batch, chance_macro_f1, combined_interval,
-                                          correlation_test, difference_interval, exchange_rate_interval,
-                                          macro_f1_batch, real_equivalent, recovered_share_interval,
-                                          score_interval, synthetic_needed)
+                                 correlation_test, critical_spearman, difference_interval, exchange_rate_interval,
+                                 guessing_macro_f1_batch, macro_f1_batch, mean_over_tasks, real_equivalent,
+                                 recovered_share_interval, score_interval, synthetic_needed)
+
+MIN_LIFT = 0.05     # params.yaml compare.verdict.min_real_lift
 
 # --------------------------------------------------------------------------- simulated runs
 # A balanced binary test set; item i is answered correctly with probability q_i + delta + u_r, where
@@ -176,7 +178,8 @@ def test_exchange_rate_interval_on_predictions_with_a_known_ratio():
     gold = np.arange(n_items) % 2
     real = {n: predictions_with_macro_f1(rng, real_curve_value(n), 2, n_items) for n in REAL_SIZES}
     synthetic = {n: predictions_with_macro_f1(rng, real_curve_value(n / ratio), 3, n_items) for n in (100, 400)}
-    estimate, flag = exchange_rate_interval(gold, real, synthetic, 2, n_resamples=200)
+    rate = exchange_rate_interval(gold, real, synthetic, 2, n_resamples=200)
+    estimate, flag = rate.estimate, rate.censored
     measured_curve = [(n, macro_f1_batch(gold, real[n], 2).mean()) for n in REAL_SIZES]
     expected, _ = real_equivalent(macro_f1_batch(gold, synthetic[400], 2).mean(), measured_curve)
     assert flag == "="
@@ -186,8 +189,10 @@ def test_exchange_rate_interval_on_predictions_with_a_known_ratio():
     assert (estimate.n_items, estimate.n_replicates) == (n_items, 3)
     # synthetic data better than the whole real curve: worth at least the largest real size
     better = {400: predictions_with_macro_f1(rng, 0.99, 3, n_items)}
-    estimate, flag = exchange_rate_interval(gold, real, better, 2, n_resamples=50)
-    assert flag == ">=" and estimate.value == pytest.approx(640)
+    rate = exchange_rate_interval(gold, real, better, 2, n_resamples=50)
+    assert rate.censored == ">=" and rate.estimate.value == pytest.approx(640)
+    # censored above: a one-sided lower bound, no upper one, never below the smallest size measured
+    assert rate.estimate.high == math.inf and 5 <= rate.estimate.low <= 640
 
 
 # --------------------------------------------------------------------------- metrics
@@ -260,7 +265,7 @@ def test_recovered_share_is_undefined_when_real_data_is_at_chance():
     majority = np.bincount(gold).argmax()
     real = np.full((2, 300), majority)                           # the best constant predictor: exactly chance
     synthetic = np.where(rng.random((3, 300)) < 0.7, gold, 1 - gold)
-    share = recovered_share_interval(gold, synthetic, real, 2, n_resamples=100)
+    share = recovered_share_interval(gold, synthetic, real, 2, min_lift=MIN_LIFT, n_resamples=100)
     assert math.isnan(share.value) and math.isnan(share.low) and math.isnan(share.high)
     assert not share.significant()
     assert share.as_dict()["value"] is None and share.as_dict()["n_items"] == 300
@@ -270,11 +275,11 @@ def test_recovered_share_is_one_when_synthetic_equals_real():
     rng = np.random.default_rng(4)
     gold = rng.integers(0, 3, 300)
     real = np.where(rng.random((3, 300)) < 0.8, gold, (gold + 1) % 3)
-    share = recovered_share_interval(gold, real.copy(), real, 3, n_resamples=200)
+    share = recovered_share_interval(gold, real.copy(), real, 3, min_lift=MIN_LIFT, n_resamples=200)
     assert share.value == pytest.approx(1.0)
     assert share.low == pytest.approx(1.0) and share.high == pytest.approx(1.0)
     worse = np.where(rng.random((3, 300)) < 0.6, gold, (gold + 1) % 3)
-    partial = recovered_share_interval(gold, worse, real, 3, n_resamples=200)
+    partial = recovered_share_interval(gold, worse, real, 3, min_lift=MIN_LIFT, n_resamples=200)
     assert 0 < partial.value < 1 and partial.low < partial.value < partial.high
     assert partial.significant(1.0)
 
@@ -291,17 +296,58 @@ def test_estimate_helpers():
         score_interval(np.zeros(10, int), np.zeros((2, 10), int), 2, metric="f2")
 
 
-def test_exchange_rate_with_fewer_real_seeds_than_replicates():
-    """All real data trained with one seed beside two generation replicates: the mean real curve is used."""
+def test_exchange_rate_counts_the_real_points_fitted_with_fewer_seeds_than_replicates():
+    """All real data fitted with 2 seeds beside 3 generation replicates, the seeds far apart: that
+    point's own variance enters with 1 degree of freedom (delta method), so the interval is much
+    wider than with the same point fitted identically (a deterministic backend: item part alone)."""
     rng = np.random.default_rng(3)
-    gold = rng.integers(0, 2, 200)
+    n_items = 400
+    gold = np.arange(n_items) % 2
 
-    def noisy(accuracy, rows):
-        return np.stack([np.where(rng.random(200) < accuracy, gold, 1 - gold) for _ in range(rows)])
+    def noisy(accuracies):
+        return predictions_with_macro_f1_each(rng, accuracies, n_items)
 
-    estimate, flag = exchange_rate_interval(gold, {5: noisy(0.6, 2), 10: noisy(0.7, 2), 100: noisy(0.9, 1)},
-                                                  {10: noisy(0.7, 2)}, 2, n_resamples=200)
-    assert flag == "=" and 5 <= estimate.value <= 100 and estimate.low <= estimate.value <= estimate.high
+    curve = {5: noisy([0.6, 0.6, 0.6]), 10: noisy([0.7, 0.7, 0.7])}
+    synthetic = {10: noisy([0.76, 0.76, 0.76])}
+    seeds_apart = exchange_rate_interval(gold, {**curve, 100: noisy([0.74, 0.86])}, synthetic, 2, n_resamples=200)
+    deterministic_preds = noisy([0.8])
+    identical = exchange_rate_interval(gold, {**curve, 100: np.repeat(deterministic_preds, 2, axis=0)}, synthetic, 2,
+                                       n_resamples=200)
+    assert seeds_apart.censored == identical.censored == "="
+    assert seeds_apart.estimate.value == pytest.approx(identical.estimate.value, rel=0.05)
+    assert seeds_apart.estimate.se > 2 * identical.estimate.se
+    # the part added is (d log2 size / d score)^2 var / k with k - 1 = 1 df: t = 12.7 widens it to the curve's ends
+    assert seeds_apart.estimate.low == pytest.approx(5) and seeds_apart.estimate.high == pytest.approx(100)
+    assert identical.estimate.high < 100
+
+
+def predictions_with_macro_f1_each(rng, scores, n_items):
+    """One row per score, each built like predictions_with_macro_f1 (exact Macro-F1 per row)."""
+    return np.concatenate([predictions_with_macro_f1(rng, score, 1, n_items) for score in scores])
+
+
+def test_exchange_rate_interval_is_cut_to_the_measured_sizes_and_censored_values_are_one_sided():
+    """Today's failure: sms_spam zero-shot '<= 2' with [0.83, 4.8] (a bound below the smallest size
+    measured) and seinfeld '<= 2' with [2, 2] and se 0. Censored below: value = the smallest size,
+    low 0 (nothing measured below), high a one-sided bound; inside: never beyond the measured sizes."""
+    rng = np.random.default_rng(8)
+    n_items = 300
+    gold = np.arange(n_items) % 2
+    real = {2: predictions_with_macro_f1_each(rng, [0.62, 0.58, 0.60], n_items),
+            5: predictions_with_macro_f1_each(rng, [0.70, 0.66, 0.68], n_items),
+            10: predictions_with_macro_f1_each(rng, [0.75, 0.73, 0.74], n_items)}
+    below = {10: predictions_with_macro_f1_each(rng, [0.55, 0.62, 0.57], n_items)}
+    rate = exchange_rate_interval(gold, real, below, 2, n_resamples=200)
+    assert rate.censored == "<=" and rate.estimate.value == pytest.approx(2)
+    assert rate.estimate.low == 0 and 2 <= rate.estimate.high <= 10
+    assert rate.bracket == (2, 2)
+    far_below = {10: predictions_with_macro_f1_each(rng, [0.40, 0.40, 0.40], n_items)}
+    rate = exchange_rate_interval(gold, real, far_below, 2, n_resamples=200)
+    assert rate.censored == "<=" and rate.estimate.high == pytest.approx(2) and rate.estimate.low == 0
+    inside = {10: predictions_with_macro_f1_each(rng, [0.66, 0.60, 0.73], n_items)}
+    rate = exchange_rate_interval(gold, real, inside, 2, n_resamples=200)
+    assert rate.censored == "=" and 2 <= rate.estimate.low <= rate.estimate.value <= rate.estimate.high <= 10
+    assert rate.bracket == (2, 5) and rate.bracket_fold == pytest.approx(2.5)
 
 
 def test_intervals_from_two_disagreeing_replicates_stay_on_the_scale():
@@ -318,3 +364,103 @@ def test_intervals_from_two_disagreeing_replicates_stay_on_the_scale():
     difference = difference_interval(gold, preds, flipped, 2, n_resamples=200)
     assert -1.0 <= difference.low < difference.value < difference.high <= 1.0
     assert difference.low == -1.0 or difference.high == 1.0
+
+
+# --------------------------------------------------------------------------- chance, pooling, critical rho
+
+def test_chance_is_the_stronger_of_guessing_by_training_shares_and_the_best_constant():
+    balanced = np.array([0, 1] * 50)
+    assert chance_macro_f1(balanced, 2) == pytest.approx(1 / 3)                       # the constant alone
+    assert chance_macro_f1(balanced, 2, [0.5, 0.5]) == pytest.approx(0.5)             # guessing: a coin flip
+    # guessing equals its expectation: simulate guesses drawn with the training shares
+    rng = np.random.default_rng(0)
+    gold = rng.choice(3, size=3000, p=[0.6, 0.3, 0.1])
+    shares = [0.5, 0.3, 0.2]
+    guesses = rng.choice(3, size=(400, 3000), p=shares)
+    simulated = f1_score_rows(gold, guesses, 3).mean()
+    assert guessing_macro_f1_batch(gold, 3, shares) == pytest.approx(simulated, abs=0.003)
+    # a very unbalanced test set: the constant majority label wins
+    skewed = np.array([0] * 95 + [1] * 5)
+    constant = 2 * 0.95 / 1.95 / 2
+    assert chance_macro_f1(skewed, 2, [0.5, 0.5]) == pytest.approx(max(constant, (2 * .95 * .5 / 1.45 + 2 * .05 * .5 / .55) / 2))
+    with pytest.raises(ValueError, match="label shares"):
+        chance_macro_f1(balanced, 2, [0.5, 0.6])
+
+
+def f1_score_rows(gold, rows, n_labels):
+    return macro_f1_batch(gold, rows, n_labels)
+
+
+def test_mean_over_tasks_is_a_t_interval_over_tasks_and_names_a_driving_task():
+    """The issue's numbers: few - zero by task 0, 10, 28.1, -0.1, 0.4, 0.5 points gives [-5.4, 18.4]."""
+    values = dict(zip("abcdef", [0.0, 0.10, 0.281, -0.001, 0.004, 0.005]))
+    result = mean_over_tasks(values, confidence=0.95, min_tasks=3)
+    assert result["value"] == pytest.approx(0.0648, abs=1e-4)
+    assert result["low"] == pytest.approx(-0.054, abs=1e-3) and result["high"] == pytest.approx(0.184, abs=1e-3)
+    assert result["testable"] and set(result["leave_one_out"]) == set(values)
+    # two tasks: below min_tasks, no interval at all
+    two = mean_over_tasks({"a": 0.15, "b": -0.05}, min_tasks=3)
+    assert not two["testable"] and two["low"] is None and two["value"] == pytest.approx(0.05)
+    # three tasks, one carrying the effect: leaving it out flips the conclusion
+    driven = mean_over_tasks({"a": 0.30, "b": 0.31, "c": 0.29, "d": 0.30, "e": -0.6}, min_tasks=3)
+    assert driven["low"] < 0 and driven["driven_by"] == ["e"]
+
+
+def test_critical_spearman_for_six_tasks_is_0_89():
+    assert critical_spearman(6, 0.05) == pytest.approx(1 - 4 / 35)          # 0.886: only |rho| >= 0.89 counts
+    assert critical_spearman(4, 0.05) is None                              # 4! = 24 pairings: p >= 1/12
+    exact = correlation_test([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 6, 5])       # rho = 1 - 6*2/210 = 0.943
+    assert exact["p"] < 0.05 and exact["rho"] >= critical_spearman(6)
+    below = correlation_test([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])       # rho = 1 - 6*6/210 = 0.829 < 0.886
+    assert below["p"] >= 0.05
+
+
+# --------------------------------------------------------------------------- coverage of share and exchange rate
+# Each test item has an ease shared by every model (items correlate the sources); a fit (a
+# generation replicate, or a draw of real data with its seed) moves a model's accuracy by u ~
+# U(-spread, spread). Balanced binary gold and symmetric errors: population Macro-F1 = accuracy.
+
+def simulate_fit(rng, ease, accuracy, fits, spread):
+    effect = rng.uniform(-spread, spread, size=(fits, 1))
+    correct = rng.random((fits, N_ITEMS)) < np.clip(ease + accuracy + effect, 0, 1)
+    return np.where(correct, GOLD, 1 - GOLD)
+
+
+def test_recovered_share_interval_covers_the_true_share():
+    """Real 0.80, synthetic 0.70, chance 0.5 (guessing by balanced shares): true share 2/3."""
+    rng = np.random.default_rng(21)
+    estimates = []
+    for simulation in range(N_SIMULATIONS):
+        ease = rng.uniform(-0.15, 0.15, N_ITEMS)
+        real = simulate_fit(rng, ease, 0.80, 3, 0.04)
+        synthetic = simulate_fit(rng, ease, 0.70, 3, 0.04)
+        estimates.append(recovered_share_interval(GOLD, synthetic, real, 2, train_shares=[0.5, 0.5],
+                                                  min_lift=MIN_LIFT, n_resamples=N_RESAMPLES, seed=simulation))
+    measured = coverage(estimates, 2 / 3)
+    print(f"share coverage, spread 0.04, R 3/3: {measured:.3f}")
+    assert 0.88 <= measured <= 0.995
+
+
+def true_curve(n):
+    """A real learning curve straight in log2(size), so log-size interpolation has no bias: the truth
+    for a synthetic score of true_curve(8) is exactly 8 real per label."""
+    return 0.55 + 0.06 * np.log2(n)
+
+
+@pytest.mark.parametrize("fits_at_10", [3, 2])
+def test_exchange_rate_interval_covers_the_true_real_equivalent(fits_at_10):
+    """Which real examples were drawn and which seed trained them moves a real point by up to 0.10,
+    generation by 0.02. Paired real curves (3 fits a point), and real@10 with 2 fits beside 3
+    replicates (its variance through the curve's slope; the code before issue 24 inverted on the mean
+    real curve there and covered 75%)."""
+    rng = np.random.default_rng(30 + fits_at_10)
+    estimates = []
+    for simulation in range(N_SIMULATIONS // 2):
+        ease = rng.uniform(-0.15, 0.15, N_ITEMS)
+        real = {n: simulate_fit(rng, ease, true_curve(n), fits_at_10 if n == 10 else 3, 0.10) for n in (2, 5, 10, 20)}
+        synthetic = {10: simulate_fit(rng, ease, true_curve(8), 3, 0.02)}
+        estimates.append(exchange_rate_interval(GOLD, real, synthetic, 2, n_resamples=N_RESAMPLES // 2,
+                                                seed=simulation).estimate)
+    measured = coverage(estimates, 8.0)
+    print(f"exchange-rate coverage, real spread 0.10, fits at 10: {fits_at_10}: {measured:.3f}")
+    assert 0.88 <= measured <= 1.0

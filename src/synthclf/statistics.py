@@ -33,7 +33,13 @@ the first-order (delta-method) linearisation of the ratio.
 The exchange rate inverts a real-data learning curve: the real size per label at which real data
 reaches what synthetic data reaches at its largest size. It is estimated in log2(size), where its
 sampling distribution is roughly symmetric, and the interval is exponentiated back to examples per
-label; its `se` stays in log2 units.
+label; its `se` stays in log2 units. Its replicate part counts the real curve's own variance (which
+real examples were drawn, which seed trained them) as well as the synthetic replicates'; a value
+beyond the measured real sizes is censored and gets a one-sided bound (exchange_rate_interval).
+
+Chance, the zero of the recovered share, is the stronger of the best constant predictor and guessing
+by the training label shares. A mean over tasks is a t interval over the tasks (mean_over_tasks):
+the task, not the test item, is the unit a claim about tasks generalises over.
 """
 
 from __future__ import annotations
@@ -47,7 +53,6 @@ import numpy as np
 from scipy import stats
 
 METRICS = ("macro_f1", "accuracy")
-MIN_LIFT_OVER_CHANCE = 0.02          # below this, real data learned too little for a share to mean anything
 MAX_RESAMPLED_ELEMENTS = 4_000_000   # caps memory per bootstrap batch (resamples x rows x items)
 
 
@@ -128,23 +133,55 @@ def label_shares(gold: np.ndarray, n_labels: int) -> np.ndarray:
     return np.stack([np.mean(gold == label, axis=-1) for label in range(n_labels)], axis=-1)
 
 
-def chance_macro_f1_batch(gold: np.ndarray, n_labels: int) -> np.ndarray:
-    """Macro-F1 of the best constant predictor, over the last axis.
+def guessing_macro_f1_batch(gold: np.ndarray, n_labels: int, train_shares) -> np.ndarray:
+    """Expected Macro-F1 of guessing each label with its share in the training data, over the last axis.
+
+    A guess independent of the text that says label c with probability q_c, on a test set with
+    label shares p_c, has expected true positives n p_c q_c, predicted count n q_c and gold count
+    n p_c, so F1_c = 2 p_c q_c / (p_c + q_c) (the ratio of expectations; exact as n grows). On a
+    balanced binary task guessing by balanced shares scores 1/2, where the best constant scores 1/3.
+    """
+    shares = label_shares(gold, n_labels)
+    q = _train_shares(train_shares, n_labels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_label = np.where(shares + q > 0, 2 * shares * q / (shares + q), 0.0)
+    return per_label.mean(axis=-1)
+
+
+def _train_shares(train_shares, n_labels: int) -> np.ndarray:
+    q = np.asarray(train_shares, dtype=float)
+    if q.shape != (n_labels,) or np.any(q < 0) or not math.isclose(float(q.sum()), 1.0, abs_tol=1e-6):
+        raise ValueError(f"train_shares must be {n_labels} label shares summing to 1, got {q.tolist()}")
+    return q
+
+
+def chance_macro_f1_batch(gold: np.ndarray, n_labels: int, train_shares=None) -> np.ndarray:
+    """Chance Macro-F1 over the last axis: the stronger of the best constant predictor and, when the
+    training label shares are given, guessing by those shares (guessing_macro_f1_batch).
 
     Predicting label c everywhere gives F1_c = 2 p_c / (1 + p_c) and 0 for every other label.
     """
     shares = label_shares(gold, n_labels)
-    return np.max(2 * shares / (1 + shares), axis=-1) / n_labels
+    constant = np.max(2 * shares / (1 + shares), axis=-1) / n_labels
+    if train_shares is None:
+        return constant
+    return np.maximum(constant, guessing_macro_f1_batch(gold, n_labels, train_shares))
 
 
-def chance_macro_f1(gold: np.ndarray, n_labels: int) -> float:
-    """Macro-F1 of the best constant predictor on this test set: max_c 2 p_c / (1 + p_c) / L."""
-    return float(chance_macro_f1_batch(gold, n_labels))
+def chance_macro_f1(gold: np.ndarray, n_labels: int, train_shares=None) -> float:
+    """Chance Macro-F1 on this test set: the best constant predictor, max_c 2 p_c / (1 + p_c) / L, or
+    guessing by the training label shares when `train_shares` is given and that scores more."""
+    return float(chance_macro_f1_batch(gold, n_labels, train_shares))
 
 
-def chance_accuracy_batch(gold: np.ndarray, n_labels: int) -> np.ndarray:
-    """Accuracy of the best constant predictor (the majority label's share), over the last axis."""
-    return np.max(label_shares(gold, n_labels), axis=-1)
+def chance_accuracy_batch(gold: np.ndarray, n_labels: int, train_shares=None) -> np.ndarray:
+    """Chance accuracy over the last axis: the majority label's share (the best constant predictor),
+    or guessing by the training shares, sum_c p_c q_c, where that scores more (it never does)."""
+    shares = label_shares(gold, n_labels)
+    best = np.max(shares, axis=-1)
+    if train_shares is None:
+        return best
+    return np.maximum(best, shares @ _train_shares(train_shares, n_labels))
 
 
 def metric_batch(metric: str, gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
@@ -153,10 +190,12 @@ def metric_batch(metric: str, gold: np.ndarray, pred: np.ndarray, n_labels: int)
     return macro_f1_batch(gold, pred, n_labels) if metric == "macro_f1" else accuracy_batch(gold, pred)
 
 
-def chance_batch(metric: str, gold: np.ndarray, n_labels: int) -> np.ndarray:
-    """The best constant predictor's score under the named metric, over the last axis."""
+def chance_batch(metric: str, gold: np.ndarray, n_labels: int, train_shares=None) -> np.ndarray:
+    """Chance under the named metric, over the last axis (chance_macro_f1_batch, chance_accuracy_batch)."""
     _check_metric(metric)
-    return chance_macro_f1_batch(gold, n_labels) if metric == "macro_f1" else chance_accuracy_batch(gold, n_labels)
+    if metric == "macro_f1":
+        return chance_macro_f1_batch(gold, n_labels, train_shares)
+    return chance_accuracy_batch(gold, n_labels, train_shares)
 
 
 def _check_metric(metric: str) -> None:
@@ -294,13 +333,14 @@ def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = "ma
                      n_replicates=min(len(scores_a), len(scores_b)), **kw).within(-1.0, 1.0)
 
 
-def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric: str = "macro_f1",
-                             **kw) -> Estimate:
+def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric: str = "macro_f1", *,
+                             min_lift: float, train_shares=None, **kw) -> Estimate:
     """(synthetic - chance) / (real - chance): the share of real data's lift over chance recovered.
 
-    Chance is the best constant predictor's score, recomputed on every bootstrap resample of gold.
-    When real data lifts the score less than MIN_LIFT_OVER_CHANCE above chance the share is
-    undefined: value and interval are NaN.
+    Chance (chance_batch) is the stronger of the best constant predictor and guessing by the training
+    label shares (`train_shares`, when given), recomputed on every bootstrap resample of gold. When
+    real data lifts the score less than `min_lift` (params: compare.verdict.min_real_lift) above
+    chance the share is undefined: value and interval are NaN.
     """
     gold = _gold(gold)
     preds_syn = _replicates(preds_syn, gold.size, "preds_syn")
@@ -310,13 +350,13 @@ def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric:
 
     scores_syn = metric_batch(metric, gold, preds_syn, n_labels)
     scores_real = metric_batch(metric, gold, preds_real, n_labels)
-    chance = float(chance_batch(metric, gold, n_labels))
+    chance = float(chance_batch(metric, gold, n_labels, train_shares))
     lift_syn, lift_real = scores_syn.mean() - chance, scores_real.mean() - chance
-    if lift_real < MIN_LIFT_OVER_CHANCE:
+    if lift_real < min_lift:
         return Estimate(math.nan, math.nan, math.nan, math.nan, gold.size, n_replicates)
 
     def share(gold, preds_syn, preds_real, axis=-1):
-        chance = chance_batch(metric, gold, n_labels)
+        chance = chance_batch(metric, gold, n_labels, train_shares)
         return ((metric_batch(metric, gold, preds_syn, n_labels).mean(axis=0) - chance)
                 / (metric_batch(metric, gold, preds_real, n_labels).mean(axis=0) - chance))
 
@@ -402,16 +442,49 @@ def synthetic_needed(target: float, curve: Sequence[tuple[float, float]]) -> tup
     return float(size), {CENSOR_BELOW: "<=", INSIDE: "=", CENSOR_ABOVE: ">"}[int(code)]
 
 
-def exchange_rate_interval(gold, real_curve_preds: dict[int, np.ndarray], syn_curve_preds: dict[int, np.ndarray],
-                           n_labels: int, metric: str = "macro_f1", **kw) -> tuple[Estimate, str]:
+@dataclass(frozen=True)
+class ExchangeRate:
+    """What synthetic data is worth in real examples per label (see exchange_rate_interval).
+
+    estimate: value, low and high in examples per label (se in log2 units). censored: "=" when the
+    point estimate lies inside the measured real curve, "<=" below its smallest size, ">=" above its
+    largest. A censored value carries a one-sided bound only: "<=" an upper bound (low is 0), ">=" a
+    lower bound (high is infinite). bracket: the two measured real sizes the point estimate lies
+    between (interpolated linearly in log size), or the one size it sits on or beyond.
+    """
+    estimate: Estimate
+    censored: str
+    bracket: tuple[float, float]
+
+    @property
+    def bracket_fold(self) -> float:
+        """How many times larger the upper bracketing size is than the lower (1 on a measured point)."""
+        return self.bracket[1] / self.bracket[0]
+
+
+def exchange_rate_interval(gold, real_curve_preds: dict[float, np.ndarray], syn_curve_preds: dict[int, np.ndarray],
+                           n_labels: int, metric: str = "macro_f1", *, confidence: float = 0.95,
+                           n_resamples: int = 1000, seed: int = 0) -> ExchangeRate:
     """What synthetic data at its largest size is worth in real examples per label, with interval.
 
-    Statistic: log2 of the real size at which the real curve (mean over replicates, rebuilt on each
-    bootstrap resample of the items) reaches the synthetic source's mean score at its largest size.
-    Replicate part: each synthetic replicate's score inverted on the real curve of the same
-    replicate index when every real point has as many replicates, else on the mean real curve
-    (then the real curve's seed variance is left to the item part only). value, low and high are in
-    examples per label; se is in log2 units. The flag is the point estimate's censoring.
+    Statistic: log2 of the real size at which the real curve (mean over each point's fits, rebuilt
+    on each bootstrap resample of the items) reaches the synthetic source's mean score at its
+    largest size. Three parts of its variance:
+
+    - item part: the bootstrap over test items (trained models fixed);
+    - replicate part: replicate r's synthetic score inverted on replicate r's own real curve, where
+      a real point has as many fits as there are synthetic replicates (each fit its own draw of real
+      examples and its own training seed: the variance of which real data was drawn and which seed
+      trained it), and on the point's mean where it has one fit (a deterministic backend on all real
+      data: nothing varies but the items);
+    - one part per real point with another number of fits k > 1 (e.g. all real data fitted with 2
+      seeds beside 3 generation replicates): the variance of that point's mean, var / k with k - 1
+      degrees of freedom, carried to log2(size) by the curve's slope there (delta method).
+
+    The parts are added and the interval uses Welch-Satterthwaite degrees of freedom, in log2(size),
+    then cut to the measured sizes: a bound at the smallest or largest real size reads "at most" or
+    "at least" that size. A point estimate beyond the curve is censored and gets a one-sided bound at
+    the same confidence (ExchangeRate).
     """
     gold = _gold(gold)
     _check_metric(metric)
@@ -428,19 +501,104 @@ def exchange_rate_interval(gold, real_curve_preds: dict[int, np.ndarray], syn_cu
         return np.log2(invert_curve(real_sizes, curve, target)[0])
 
     syn_scores = metric_batch(metric, gold, syn_preds, n_labels)
-    point_scores = [metric_batch(metric, gold, preds, n_labels) for preds in real_preds]   # k arrays of (R_i,)
+    point_scores = [metric_batch(metric, gold, preds, n_labels) for preds in real_preds]   # k arrays of (k_j,)
     mean_curve = np.array([scores.mean() for scores in point_scores])
-    if all(len(scores) == len(syn_scores) for scores in point_scores):
-        per_replicate = np.log2(invert_curve(real_sizes, np.stack(point_scores, axis=-1), syn_scores)[0])
-    else:   # e.g. all real data trained with fewer seeds than there are generation replicates
-        per_replicate = np.log2(invert_curve(real_sizes, mean_curve, syn_scores)[0])
+    replicates = len(syn_scores)
+    paired_curve = np.stack([scores if len(scores) == replicates else np.full(replicates, scores.mean())
+                             for scores in point_scores], axis=-1)                        # (R, k)
+    per_replicate = np.log2(invert_curve(real_sizes, paired_curve, syn_scores)[0])
+    parts = [replicate_part(per_replicate)]
+    target = float(syn_scores.mean())
+    for j, scores in enumerate(point_scores):
+        if len(scores) != replicates and len(scores) > 1:
+            slope = _log2_slope(real_sizes, mean_curve, target, j)
+            parts.append((slope ** 2 * float(np.var(scores, ddof=1)) / len(scores), len(scores) - 1))
 
-    estimate = combined_interval(log2_equivalent, (gold, syn_preds, *real_preds), per_replicate, **kw)
-    _, code = invert_curve(real_sizes, mean_curve, syn_scores.mean())
-    flag = {CENSOR_BELOW: "<=", INSIDE: "=", CENSOR_ABOVE: ">="}[int(code)]
-    in_examples = Estimate(2.0 ** estimate.value, 2.0 ** estimate.low, 2.0 ** estimate.high, estimate.se,
-                           estimate.n_items, estimate.n_replicates)
-    return in_examples, flag
+    point_size, code = invert_curve(real_sizes, mean_curve, target)
+    censored = {CENSOR_BELOW: "<=", INSIDE: "=", CENSOR_ABOVE: ">="}[int(code)]
+    one_sided = censored != "="
+    level = 2 * confidence - 1 if one_sided else confidence     # one side of a two-sided interval at `level`
+    data = (gold, syn_preds, *real_preds)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(log2_equivalent(*data, axis=-1))
+    item_se = item_standard_error(log2_equivalent, data, confidence=level, n_resamples=n_resamples, seed=seed)
+    estimate = interval_from_parts(value, item_se, parts, n_items=gold.size, n_replicates=replicates,
+                                   confidence=level)
+    smallest, largest = math.log2(real_sizes[0]), math.log2(real_sizes[-1])
+    low = min(max(estimate.low, smallest), largest) if math.isfinite(estimate.low) else smallest
+    high = max(min(estimate.high, largest), smallest) if math.isfinite(estimate.high) else largest
+    if math.isnan(estimate.se):
+        low = high = math.nan
+    if censored == "<=":
+        low = -math.inf                       # at most the upper bound; nothing is known below the curve
+    elif censored == ">=":
+        high = math.inf                       # at least the lower bound; nothing is known above the curve
+    in_examples = Estimate(2.0 ** value, 2.0 ** low, 2.0 ** high, estimate.se, estimate.n_items,
+                           estimate.n_replicates)
+    return ExchangeRate(in_examples, censored, _bracket(real_sizes, mean_curve, float(point_size), censored))
+
+
+def _log2_slope(sizes: list[float], curve: np.ndarray, target: float, j: int, step: float = 1e-3) -> float:
+    """d log2(size reaching target) / d curve[j]: a central difference (the inversion is piecewise linear)."""
+    up, down = curve.copy(), curve.copy()
+    up[j] += step
+    down[j] -= step
+    return float((np.log2(invert_curve(sizes, up, target)[0]) - np.log2(invert_curve(sizes, down, target)[0]))
+                 / (2 * step))
+
+
+def _bracket(sizes: list[float], curve: np.ndarray, size: float, censored: str) -> tuple[float, float]:
+    if censored == "<=":
+        return (sizes[0], sizes[0])
+    if censored == ">=":
+        return (sizes[-1], sizes[-1])
+    for measured in sizes:
+        if math.isclose(size, measured, rel_tol=1e-9):
+            return (measured, measured)
+    above = next((measured for measured in sizes if measured > size), sizes[-1])
+    below = max((measured for measured in sizes if measured < size), default=sizes[0])
+    return (below, above)
+
+
+# --------------------------------------------------------------------------- means over tasks
+
+def mean_over_tasks(values: dict[str, float], *, confidence: float = 0.95, min_tasks: int = 3) -> dict:
+    """Mean of per-task values with a t interval over tasks, and what each task does to it.
+
+    The task is the unit: se = sd(values) / sqrt(T) with T - 1 degrees of freedom, so the interval
+    counts the spread between tasks (a task's own sampling error is part of that spread), not only
+    the tasks' own standard errors. Below `min_tasks` tasks no interval is given ("testable" false).
+    leave_one_out: the interval without each task in turn (from 3 tasks on); "driven_by" lists the
+    tasks whose removal changes whether the interval excludes 0.
+    """
+    present = {task: float(value) for task, value in values.items() if value is not None and math.isfinite(value)}
+    n_tasks = len(present)
+    method = f"mean over tasks, Student t interval over tasks (df = T - 1); none below {min_tasks} tasks"
+    if n_tasks == 0:
+        return {"value": None, "low": None, "high": None, "n_tasks": 0, "testable": False, "method": method,
+                "leave_one_out": {}, "driven_by": []}
+    value, low, high = _t_interval(list(present.values()), confidence)
+    testable = n_tasks >= max(2, min_tasks)
+    result = {"value": value, "low": low if testable else None, "high": high if testable else None,
+              "n_tasks": n_tasks, "testable": testable, "method": method, "leave_one_out": {}, "driven_by": []}
+    if testable and n_tasks >= 3:
+        excludes = low > 0 or high < 0
+        for task in present:
+            rest = [v for other, v in present.items() if other != task]
+            v, lo, hi = _t_interval(rest, confidence)
+            result["leave_one_out"][task] = {"value": v, "low": lo, "high": hi}
+            if (lo > 0 or hi < 0) != excludes:
+                result["driven_by"].append(task)
+    return result
+
+
+def _t_interval(values: list[float], confidence: float) -> tuple[float, float, float]:
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    se = float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * se
+    return mean, mean - half, mean + half
 
 
 # --------------------------------------------------------------------------- correlation across tasks
@@ -475,3 +633,26 @@ def correlation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int
                                     alternative="two-sided", vectorized=True, axis=-1,
                                     rng=np.random.default_rng(seed))
     return {"rho": float(result.statistic), "p": float(result.pvalue), "n": n, "method": method}
+
+
+def critical_spearman(n: int, alpha: float = 0.05) -> float | None:
+    """The smallest |Spearman rho| that a two-sided permutation test over n tasks (no ties) can call
+    significant at `alpha` (p < alpha); None when no value can (n <= 4 at 0.05).
+
+    Exact over all n! pairings up to n = 8 (n = 6: 0.886, i.e. only |rho| >= 0.89 can be significant
+    at 0.05); beyond that the normal approximation z / sqrt(n - 1).
+    """
+    if n < 3:
+        return None
+    if n > 8:
+        return float(stats.norm.ppf(1 - alpha / 2) / math.sqrt(n - 1))
+    import itertools
+
+    ranks = np.arange(n, dtype=float)
+    permutations = np.array(list(itertools.permutations(range(n))), dtype=float)
+    null = np.round(1 - 6 * np.sum((permutations - ranks) ** 2, axis=1) / (n * (n * n - 1)), 12)
+    magnitudes = np.abs(null)
+    for value in np.unique(magnitudes):
+        if np.mean(magnitudes >= value - 1e-12) < alpha:
+            return float(value)
+    return None

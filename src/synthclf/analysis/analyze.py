@@ -35,7 +35,7 @@ import numpy as np
 from synthclf import paths
 from synthclf.analysis import bradley_terry, instance, verdict
 from synthclf import statistics as stats
-from synthclf.config import Params, parse_mix
+from synthclf.config import Params, parse_mix, real_alone_point
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics, Summary, TrainMetrics, read_metrics, write_metrics
 from synthclf.records import read_jsonl, write_json
@@ -87,6 +87,22 @@ class TaskData:
     agreement: np.ndarray | None
     units: dict[str, dict[str, np.ndarray]]     # source -> unit name -> predictions (n,)
     evaluations: dict[str, dict]                # source -> evaluate metrics
+    train_counts: dict[str, int] | None = None  # label -> count in all real training data (train metrics)
+
+    @property
+    def train_shares(self) -> np.ndarray | None:
+        """The real training data's label shares in the card's label order (the guessing baseline)."""
+        if not self.train_counts:
+            return None
+        total = sum(self.train_counts.values())
+        return np.array([count / total for count in self.train_counts.values()])
+
+    @property
+    def real_per_label(self) -> float | None:
+        """All real data on the per-label size axis: the largest label's count. The real curve's size n
+        means n examples of every label, each capped at what it has, so all real data is the point at
+        the largest label's count (the label-count mean, n_train / L, is no size any label has)."""
+        return float(max(self.train_counts.values())) if self.train_counts else None
 
     def point(self, source: str, point: str) -> np.ndarray | None:
         """(replicates, items) predictions of one curve point in one source's file, or None."""
@@ -116,7 +132,18 @@ def load_task(params: Params, task: str) -> TaskData | None:
     gold = np.array([index[row["label"]] for row in rows])
     agreement = (np.array([row.get("agreement", np.nan) for row in rows], dtype=float)
                  if any("agreement" in row for row in rows) else None)
-    return TaskData(task, card.subjectivity.level, len(card.label_names), gold, agreement, units, evaluations)
+    return TaskData(task, card.subjectivity.level, len(card.label_names), gold, agreement, units, evaluations,
+                    real_training_counts(task, card.label_names) if REAL in evaluations else None)
+
+
+def real_training_counts(task: str, label_names: list[str]) -> dict[str, int] | None:
+    """Label counts of all real training data, from the real source's train metrics (its first fit)."""
+    path = paths.train_metrics_file(task, REAL)
+    if not path.exists():
+        return None
+    units = read_metrics(path, TrainMetrics).units
+    first = units.get("real/r0") or next(iter(units.values()))
+    return {label: int(first.label_counts.get(label, 0)) for label in label_names}
 
 
 # --- per task -------------------------------------------------------------------------------------
@@ -138,7 +165,8 @@ def estimate_block(estimate: stats.Estimate) -> dict:
 
 
 def task_block(params: Params, data: TaskData) -> dict:
-    """Scores, gaps (to all real data and to real data of the same size), shares, exchange rates."""
+    """Scores, gaps (to all real data and to real data of the same size), shares, exchange rates,
+    each mix against all real data and against its own real examples alone, and the verdict."""
     options = interval_options(params)
     block: dict = {"level": data.level, "n_test": int(data.gold.size)}
     for source, metrics in data.evaluations.items():
@@ -146,11 +174,13 @@ def task_block(params: Params, data: TaskData) -> dict:
     real = data.point(REAL, REAL)
     if real is None:
         return block
-    chance = stats.chance_macro_f1(data.gold, data.n_labels)
+    shares = data.train_shares
+    chance = stats.chance_macro_f1(data.gold, data.n_labels, shares)
+    constant = stats.chance_macro_f1(data.gold, data.n_labels)
     block["chance_macro_f1"] = rounded(chance)
+    block["chance_basis"] = "best constant" if shares is None or chance <= constant else "guessing by training shares"
     block["real_lift"] = rounded(block[REAL]["macro_f1"] - chance)
     top = params.generate.per_class
-    real_per_label = real_size_per_label(data)
     for source in gap_sources(params.sources):
         headline = data.point(source, source if parse_mix(source) else f"{source}@{top}")
         if headline is None:
@@ -159,44 +189,65 @@ def task_block(params: Params, data: TaskData) -> dict:
                                                                           **options))
         block[gap_key(source, "accuracy")] = estimate_block(
             stats.difference_interval(data.gold, real, headline, data.n_labels, metric="accuracy", **options))
-        if parse_mix(source):
+        if mix := parse_mix(source):
+            alone = data.point(source, real_alone_point(mix[1]))
+            if alone is not None:   # None: trained before the real@N-alone units existed
+                for metric in stats.METRICS:
+                    block[gain_key(source, metric)] = estimate_block(
+                        stats.difference_interval(data.gold, headline, alone, data.n_labels, metric=metric, **options))
             continue
         matched = data.point(source, f"real@{top}")
         if matched is not None:   # None: the real split holds fewer than per_class of some label
             block[f"fair_gap_{source}"] = estimate_block(
                 stats.difference_interval(data.gold, matched, headline, data.n_labels, **options))
         block[f"share_{source}"] = estimate_block(
-            stats.recovered_share_interval(data.gold, headline, real, data.n_labels, **options))
-        block[f"exchange_{source}"] = exchange_block(params, data, source, real, real_per_label, options)
+            stats.recovered_share_interval(data.gold, headline, real, data.n_labels, train_shares=shares,
+                                           min_lift=params.compare.verdict.min_real_lift, **options))
+        block[f"exchange_{source}"] = exchange_block(params, data, source, real, options)
     block["verdict"] = verdict.decide(block, settings_of(params), mixes_of(params), params.compare.verdict)
     return block
 
 
-def real_size_per_label(data: TaskData) -> float:
-    """All real training data as a point on the per-label size axis: its size over the label count."""
-    units = read_metrics(paths.train_metrics_file(data.task, REAL), TrainMetrics).units
-    return next(iter(units.values())).n_train / data.n_labels
+def gain_key(mix: str, metric: str = "macro_f1") -> str:
+    """The mix minus its own N real examples trained alone: does the synthetic part add anything?"""
+    return f"gain_{mix}" if metric == "macro_f1" else f"gain_{mix}_{metric}"
 
 
-def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarray, real_per_label: float,
-                   options: dict) -> dict:
+def real_curve(params: Params, data: TaskData, setting: str, real: np.ndarray) -> dict[float, np.ndarray]:
+    """The measured real learning curve, per label: the points size-matched to `setting` (up to
+    generate.per_class), the real-only points above it (compare.real_sizes, from the real source),
+    and all real data at the largest label's count."""
+    curve = {n: data.point(setting, f"real@{n}") for n in params.curve_sizes()}
+    curve = {float(n): preds for n, preds in curve.items() if preds is not None}
+    top = max(curve, default=0.0)
+    for n in params.compare.real_sizes:
+        preds = data.point(REAL, f"real@{n}")
+        if preds is not None and n > top:
+            curve[float(n)] = preds
+    all_real = data.real_per_label
+    if all_real is not None and all_real > max(curve, default=0.0):
+        curve[all_real] = real
+    return dict(sorted(curve.items()))
+
+
+def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarray, options: dict) -> dict:
     """Real examples per label that synthetic data at its largest size is worth, and the reverse."""
     sizes = params.curve_sizes()
-    real_curve = {n: data.point(setting, f"real@{n}") for n in sizes}
-    real_curve = {n: preds for n, preds in real_curve.items() if preds is not None}
-    # all real data extends the real curve (at the study's scale it can be smaller than per_class,
-    # but it is always larger than a size the real split could match)
-    if real_per_label > max(real_curve, default=0):
-        real_curve[real_per_label] = real
+    curve = real_curve(params, data, setting, real)
     syn_curve = {n: data.point(setting, f"{setting}@{n}") for n in sizes}
     syn_curve = {n: preds for n, preds in syn_curve.items() if preds is not None}
-    estimate, flag = stats.exchange_rate_interval(data.gold, real_curve, syn_curve, data.n_labels, **options)
-    block = estimate_block(estimate)
+    rate = stats.exchange_rate_interval(data.gold, curve, syn_curve, data.n_labels, **options)
+    block = estimate_block(rate.estimate)
     block.pop("significant")
-    block.update(censored=flag, synthetic_size=sizes[-1],
-                 synthetic_per_real=rounded(sizes[-1] / estimate.value) if estimate.value else None)
+    value = rate.estimate.value
+    interpolated = rate.bracket_fold > params.compare.max_interpolation_fold
+    block.update(censored=rate.censored, synthetic_size=sizes[-1],
+                 synthetic_per_real=rounded(sizes[-1] / value) if value else None,
+                 bracket=[rounded(size) for size in rate.bracket], interpolated=interpolated,
+                 one_sided=rate.censored != "=", real_sizes=[rounded(size) for size in curve],
+                 meaning=exchange_meaning(rate, interpolated, params.compare.confidence))
     # the reverse question: how many synthetic per label match real data at the smallest size?
-    reference = real_curve.get(sizes[0])
+    reference = curve.get(float(sizes[0]))
     if reference is None:
         block.update(real_reference=sizes[0], synthetic_needed=None, synthetic_needed_censored=None)
         return block
@@ -206,6 +257,23 @@ def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarra
     needed, needed_flag = stats.synthetic_needed(target, syn_scores)
     block.update(real_reference=sizes[0], synthetic_needed=rounded(needed), synthetic_needed_censored=needed_flag)
     return block
+
+
+def exchange_meaning(rate: stats.ExchangeRate, interpolated: bool, confidence: float) -> str:
+    """What the exchange rate's interval says, in words (the report quotes it)."""
+    low, high = rate.bracket
+    if rate.censored == "<=":
+        return (f"below the smallest real size measured ({low:g} per label): at most the upper bound, a one-sided "
+                f"{100 * confidence:g}% bound; nothing is measured below it")
+    if rate.censored == ">=":
+        return (f"above the largest real size measured ({high:g} per label): at least the lower bound, a one-sided "
+                f"{100 * confidence:g}% bound; nothing is measured above it")
+    where = (f"on the measured real point {low:g}" if low == high else
+             f"interpolated in log size between the measured real points {low:g} and {high:g}")
+    caveat = (f" ({high / low:.1f} times apart: the value assumes the real curve is straight in log size there)"
+              if interpolated else "")
+    return (f"{where}{caveat}; the interval counts test items, synthetic replicates and the real curve's own "
+            "draws and seeds, cut to the measured real sizes")
 
 
 def curve_rows(params: Params, data: TaskData) -> list[dict]:
@@ -220,8 +288,14 @@ def curve_rows(params: Params, data: TaskData) -> list[dict]:
                          "low": block["macro_f1_low"], "high": block["macro_f1_high"]})
     real = data.evaluations.get(REAL)
     if real:
-        rows.append({"source": "real (all)", "size": round(real_size_per_label(data), 1),
-                     "macro_f1": real["macro_f1"], "low": real["macro_f1_low"], "high": real["macro_f1_high"]})
+        for point, block in real.get("points", {}).items():
+            if point.startswith("real@"):
+                rows.append({"source": "real (alone, capped per label)", "size": int(point.partition("@")[2]),
+                             "macro_f1": block["macro_f1"], "low": block["macro_f1_low"],
+                             "high": block["macro_f1_high"]})
+        if data.real_per_label is not None:
+            rows.append({"source": "real (all)", "size": round(data.real_per_label, 1),
+                         "macro_f1": real["macro_f1"], "low": real["macro_f1_low"], "high": real["macro_f1_high"]})
     return sorted(rows, key=lambda row: (row["source"], row["size"]))
 
 
@@ -253,13 +327,17 @@ def by_level(task_blocks: dict[str, dict], params: Params) -> dict[str, dict]:
 
 
 def correlations(task_blocks: dict[str, dict], params: Params, levels: dict[str, int] | None = None) -> dict:
-    """Permutation tests, task as the unit, of each setting's gap and unrecovered share against level."""
+    """Permutation tests, task as the unit, against level: every gap to all real data, every fair gap
+    (to real data of the same size) and every unrecovered share. All are reported; the one finding
+    rests on the statistic params chose before the run (compare.gap_statistic)."""
     tasks = [task for task in task_blocks if levels is None or task in levels]
     x = [levels[task] if levels else task_blocks[task]["level"] for task in tasks]
     result = {}
     for source in gap_sources(params.sources):
         result[gap_key(source)] = correlation_block(x, [value_of(task_blocks[t], gap_key(source)) for t in tasks])
     for setting in settings_of(params):
+        result[f"fair_gap_{setting}"] = correlation_block(x, [value_of(task_blocks[t], f"fair_gap_{setting}")
+                                                              for t in tasks])
         unrecovered = [None if value_of(task_blocks[t], f"share_{setting}") is None
                        else 1 - value_of(task_blocks[t], f"share_{setting}") for t in tasks]
         result[f"unrecovered_{setting}"] = correlation_block(x, unrecovered)
@@ -273,51 +351,77 @@ def correlation_block(x: Sequence[float], y: Sequence[float | None]) -> dict:
 
 # --- the study's findings -------------------------------------------------------------------------
 
-def pooled(estimates: Sequence[dict], confidence: float) -> dict | None:
-    """Mean over tasks of per-task estimates, treating tasks as independent: se = sqrt(sum se^2) / T."""
-    present = [e for e in estimates if e and e.get("value") is not None and e.get("se") is not None]
-    if not present:
-        return None
-    from scipy.stats import norm
+def pooled(values: dict[str, float | None], params: Params) -> dict:
+    """Mean over tasks with a t interval over tasks (statistics.mean_over_tasks), cut to [-1, 1] (a
+    mean of Macro-F1 differences lies there); no interval below compare.min_tasks tasks."""
+    result = stats.mean_over_tasks(values, confidence=params.compare.confidence, min_tasks=params.compare.min_tasks)
 
-    value = sum(e["value"] for e in present) / len(present)
-    se = math.sqrt(sum(e["se"] ** 2 for e in present)) / len(present)
-    z = norm.ppf(0.5 + confidence / 2)
-    # a mean of Macro-F1 differences lies in [-1, 1]; the interval is cut there (Estimate.within)
-    return {"value": rounded(value), "low": rounded(max(value - z * se, -1.0)),
-            "high": rounded(min(value + z * se, 1.0)), "n_tasks": len(present)}
+    def cut(block: dict) -> dict:
+        low, high = block.get("low"), block.get("high")
+        return {**block, "value": rounded(block["value"]),
+                "low": None if low is None else rounded(max(low, -1.0)),
+                "high": None if high is None else rounded(min(high, 1.0))}
+
+    result = cut(result)
+    result["leave_one_out"] = {task: cut(block) for task, block in result["leave_one_out"].items()}
+    return result
+
+
+def positive(block: dict | None) -> bool | None:
+    """True when a pooled interval lies above 0, False when not; None when it is not testable."""
+    if not block or not block.get("testable"):
+        return None
+    return block["low"] is not None and block["low"] > 0
 
 
 def findings(params: Params, datas: dict[str, TaskData], task_blocks: dict[str, dict], corr: dict,
              agreement: dict) -> dict:
     """Whether this run reproduces each of the study's three findings, with the statistic behind it."""
-    options = interval_options(params)
-    top = params.generate.per_class
     order = {}
     if REAL in params.sources and {"zero_shot", "few_shot"} <= set(params.sources):
-        real_vs_few, few_vs_zero = [], []
-        for task, data in datas.items():
-            real, few, zero = (data.point(REAL, REAL), data.point("few_shot", f"few_shot@{top}"),
-                               data.point("zero_shot", f"zero_shot@{top}"))
-            if real is None or few is None or zero is None:
+        real_vs_few, few_vs_zero = {}, {}
+        for task, block in task_blocks.items():
+            zero, few = value_of(block, gap_key("zero_shot")), value_of(block, gap_key("few_shot"))
+            if zero is None or few is None:
                 continue
-            real_vs_few.append(stats.difference_interval(data.gold, real, few, data.n_labels, **options).as_dict())
-            few_vs_zero.append(stats.difference_interval(data.gold, few, zero, data.n_labels, **options).as_dict())
-        a, b = pooled(real_vs_few, params.compare.confidence), pooled(few_vs_zero, params.compare.confidence)
-        holds = [x is not None and x["low"] is not None and x["low"] > 0 for x in (a, b)]
-        order = {"statement": "real > few-shot > zero-shot (mean Macro-F1 difference over tasks)",
-                 "real_minus_few_shot": a, "few_shot_minus_zero_shot": b,
-                 "status": "reproduced" if all(holds) else "partly reproduced" if any(holds) else "not reproduced"}
-    subjectivity = {}
-    setting = "zero_shot" if "zero_shot" in settings_of(params) else next(iter(settings_of(params)), None)
-    if setting:
-        test = corr.get(f"unrecovered_{setting}", {})
-        alpha = 1 - params.compare.confidence
-        status = ("not testable" if test.get("spearman") is None else
-                  "reproduced" if test["spearman"] > 0 and test["p"] < alpha else "not reproduced")
-        subjectivity = {"statement": f"the gap grows with subjectivity ({setting}: unrecovered share vs level)",
-                        **test, "status": status}
-    return {"order": order, "subjectivity": subjectivity, "agreement": agreement}
+            real_vs_few[task] = few                   # real - few-shot, paired on the same items
+            few_vs_zero[task] = zero - few            # (real - zero) - (real - few) = few - zero
+        a, b = pooled(real_vs_few, params), pooled(few_vs_zero, params)
+        holds = [positive(a), positive(b)]
+        status = ("not testable" if None in holds else "reproduced" if all(holds) else
+                  "partly reproduced" if any(holds) else "not reproduced")
+        driven = sorted(set(a["driven_by"]) | set(b["driven_by"]))
+        order = {"statement": "real > few-shot > zero-shot (mean Macro-F1 difference over tasks, t interval over "
+                              "tasks)",
+                 "real_minus_few_shot": a, "few_shot_minus_zero_shot": b, "status": status, "driven_by": driven}
+        if status == "not testable":
+            order["why"] = f"{max(a['n_tasks'], b['n_tasks'])} task(s); an interval over tasks needs " \
+                           f"{params.compare.min_tasks} (compare.min_tasks)"
+    return {"order": order, "subjectivity": subjectivity_finding(params, corr), "agreement": agreement}
+
+
+def subjectivity_finding(params: Params, corr: dict) -> dict:
+    """The correlation of the statistic chosen before the run (compare.gap_statistic) with level; the
+    others are reported beside it (summary `correlation`), never chosen after the fact."""
+    if not settings_of(params):
+        return {}
+    key = params.compare.gap_statistic
+    alpha = 1 - params.compare.confidence
+    test = corr.get(key)
+    statement = f"the gap grows with subjectivity ({key} vs level; compare.gap_statistic)"
+    if test is None:
+        return {"statement": statement, "statistic": key, "spearman": None, "p": None, "n": 0, "status": "not testable",
+                "why": f"{key} is not computed in this run (computed: {', '.join(sorted(corr)) or 'none'})",
+                "other_statistics": sorted(corr)}
+    critical = stats.critical_spearman(test["n"], alpha)
+    status = ("not testable" if test.get("spearman") is None or critical is None else
+              "reproduced" if test["spearman"] > 0 and test["p"] < alpha else "not reproduced")
+    note = (f"with n = {test['n']} tasks only |rho| >= {critical:.2f} can be significant at {alpha:g}"
+            if critical is not None else f"with n = {test['n']} tasks no rho can be significant at {alpha:g}")
+    return {"statement": statement, "statistic": key, **test, "status": status, "critical_rho": rounded(critical),
+            "note": note, "other_statistics": sorted(k for k in corr if k != key)}
+
+
 # --- instance level -------------------------------------------------------------------------------
 
 def instance_analysis(params: Params, datas: dict[str, TaskData]) -> tuple[dict[str, list[dict]], dict, dict]:
@@ -359,10 +463,10 @@ def agreement_finding(params: Params, gains: dict, steeper: dict) -> dict:
                 "why": "no task in this run has per-item annotator votes"}
     rises = [block["accuracy_gain"] for task in gains.values() for block in task.values()
              if block["accuracy_gain"] is not None]
-    per_setting = {setting: pooled(list(tasks.values()), params.compare.confidence)
+    per_setting = {setting: pooled({task: block["value"] for task, block in tasks.items()}, params)
                    for setting, tasks in steeper.items()}
     rising = bool(rises) and all(value > 0 for value in rises)
-    steeper_holds = [b is not None and b["low"] is not None and b["low"] > 0 for b in per_setting.values()]
+    steeper_holds = [bool(positive(b)) for b in per_setting.values()]
     status = ("reproduced" if rising and steeper_holds and all(steeper_holds) else
               "partly reproduced" if rising or any(steeper_holds) else "not reproduced")
     return {"statement": "accuracy rises with annotator agreement, more steeply for synthetic-trained models",

@@ -3,6 +3,14 @@
 A source's units are compared on the same real test set, so every gap can be paired item by item:
 
 - `real`: the full real training set once per training seed (`real/r0`, `real/r1`, ...): the ceiling.
+  With a backend that is random given its data (fine-tuning), as many fits as there are generation
+  replicates, and at least one per training seed, so the real ceiling's seed variance is estimated
+  with as many degrees of freedom as the synthetic side's; a deterministic backend (a frozen encoder's
+  head) gives identical fits, whose variance is zero: the test items alone vary. Beside them, the real
+  learning curve above generate.per_class, where an exchange rate lands: for every size n in
+  compare.real_sizes between per_class and the largest label's count, replicate r's own draw of n
+  real examples per label (each label capped at what it has; seed + r) trained with seed r
+  (`real@50/r<r>`). Analyze reads the real curve from these and the size-matched points below.
 - a generation setting such as `zero_shot`: for every generation replicate r and every size n on the
   learning curve (compare.sizes, then generate.per_class), the first n validated texts per label of
   replicate r (`zero_shot@n/r<r>`), and real data with exactly the same label counts drawn from the
@@ -10,7 +18,9 @@ A source's units are compared on the same real test set, so every gap can be pai
   where the data came from, not how much of it there is. A size the real training split cannot match
   for some label (the study's thousands per label, `profiles/paper.yaml`) has no real@n point: the
   stage says so, and that size is compared with all real data only.
-- a mix such as `few_shot+real100`: replicate r's synthetic texts plus its own draw of real ones.
+- a mix such as `few_shot+real100`: replicate r's synthetic texts plus its own draw of real ones
+  (`few_shot+real100/r<r>`), and the same draw of real ones alone (`real100/r<r>`), trained with the
+  same seed: does the synthetic data add anything to the N real examples?
 
 Replicate r trains with the r-th training seed (cycling through train.seeds), so an interval over
 replicates carries the variance of generation and of training together.
@@ -24,7 +34,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from synthclf import paths
-from synthclf.config import Params, parse_mix
+from synthclf.config import Params, parse_mix, real_alone_point
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl
 
@@ -80,14 +90,57 @@ def label_counts(records: list[dict]) -> Counter:
     return Counter(record["label"] for record in records)
 
 
+def real_fits(params: Params) -> int:
+    """Fits of all real data: one per training seed, and one per generation replicate when the backend
+    is random given its data (so the real ceiling pairs with the replicates in every interval)."""
+    seeds = len(params.train.seeds)
+    return seeds if backend_is_deterministic(params) else max(seeds, params.generate.replicates)
+
+
+def backend_is_deterministic(params: Params) -> bool:
+    """True when the configured backend gives the same model for the same data whatever the seed."""
+    try:
+        from synthclf.training.backends import backend
+    except ImportError:                       # an install without the backends package
+        return params.train.backend == "tfidf_logreg"
+    return bool(backend(params.train.backend).deterministic)
+
+
+def real_curve_sizes(params: Params, real: list[dict]) -> list[int]:
+    """compare.real_sizes above generate.per_class and below the largest label's count (all real data
+    is the point there): the real-only points of the real learning curve."""
+    largest = max(label_counts(real).values(), default=0)
+    return [n for n in params.compare.real_sizes if params.generate.per_class < n < largest]
+
+
+def capped_real(real: list[dict], n: int, seed: int) -> list[dict]:
+    """n real records of every label (all of a label that has fewer), drawn with `seed`."""
+    counts = label_counts(real)
+    return matched_real(real, Counter({label: min(n, count) for label, count in counts.items()}), seed)
+
+
+def real_alone(mixed: list[dict]) -> list[dict]:
+    """The real part of one replicate of a mix: the records whose source is real."""
+    return [record for record in mixed if record.get("source") == paths.REAL]
+
+
 def units_for(params: Params, task: str, source: str) -> list[Unit]:
     real = read_jsonl(paths.validated_file(task, paths.REAL))
     if source == paths.REAL:
-        return [Unit(f"real/r{i}", tuple(real), seed, f"seed{seed}") for i, seed in enumerate(params.train.seeds)]
-    if parse_mix(source):
+        seeds = [training_seed(params, i) for i in range(real_fits(params))]
+        units = [Unit(f"real/r{i}", tuple(real), seed, f"seed{seed}") for i, seed in enumerate(seeds)]
+        for n in real_curve_sizes(params, real):
+            units += [Unit(f"real@{n}/r{r}", tuple(capped_real(real, n, params.seed + r)), training_seed(params, r),
+                           None) for r in range(params.generate.replicates)]
+        return units
+    if mix := parse_mix(source):
         mixed = read_jsonl(paths.validated_file(task, source))
-        return [Unit(f"{source}/r{r}", tuple(group), training_seed(params, r), f"rep{r}")
-                for r, group in by_replicate(mixed).items()]
+        units = []
+        for r, group in by_replicate(mixed).items():
+            units.append(Unit(f"{source}/r{r}", tuple(group), training_seed(params, r), f"rep{r}"))
+            units.append(Unit(f"{real_alone_point(mix[1])}/r{r}", tuple(real_alone(group)), training_seed(params, r),
+                              None))
+        return units
     units = []
     sizes = params.curve_sizes()
     replicates = by_replicate(read_jsonl(paths.validated_file(task, source)))
