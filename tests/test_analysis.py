@@ -271,7 +271,7 @@ def test_the_subjectivity_statistic_is_chosen_in_params_and_every_correlation_is
                                            "unrecovered_few_shot"}
     finding = summary["findings"]["subjectivity"]
     assert finding["statistic"] == "unrecovered_zero_shot" and finding["critical_rho"] == pytest.approx(0.885714)
-    assert "only |rho| >= 0.89 can be significant at 0.05" in finding["note"]
+    assert "only rho <= -0.89 or rho >= 0.89 can be significant at 0.05" in finding["note"]
     assert "gap_zero_shot" in finding["other_statistics"]
     params = make_params()
     params.compare.gap_statistic = "gap_few_shot"

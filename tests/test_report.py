@@ -79,8 +79,8 @@ def test_report_opens_with_the_verdict_table(rendered):
     assert re.findall(r"^## (.*)$", text, flags=re.M)[:2] == ["Verdict: can synthetic data replace real data?",
                                                               "Does this run reproduce the study?"]
     verdict = section(text, "Verdict")
-    assert ("| Task | Level | Real Macro-F1 | Best setting | Share of real recovered, % | Exchange rate | "
-            "Real examples a mix needs (within 1 pt) | Verdict |") in verdict
+    assert ("| Task | Level | Real Macro-F1 | Chance | Best setting | Share of real recovered, % | Exchange rate | "
+            "Real examples a mix needs (within 1 pt, beating them alone) | Verdict |") in verdict
     order = [line.split("|")[1].rsplit("(", 1)[1].rstrip(") ") for line in verdict.splitlines()
              if line.startswith("| ") and "(" in line.split("|")[1]]
     assert order == ORDER
@@ -90,33 +90,48 @@ def test_report_opens_with_the_verdict_table(rendered):
         real = block["real"]
         assert cells[1] == str(LEVELS[task])
         assert cells[2] == interval(real["macro_f1"], real["macro_f1_low"], real["macro_f1_high"])
-        assert cells[3] == "Few-shot"                        # the fixture's few-shot data is always the better
+        assert cells[3] == f"{100 * block['chance_macro_f1']:.1f}"
+        assert cells[4] == "Few-shot"                        # the fixture's few-shot data is always the better
         share = block["share_few_shot"]
-        assert cells[4] == interval(share["value"], share["low"], share["high"], places=0)
-        assert cells[7] == block["verdict"]["text"]
+        assert cells[5] == interval(share["value"], share["low"], share["high"], places=0)
+        assert cells[8] == block["verdict"]["text"]
 
 
 def test_verdict_rows_carry_the_known_decisions(rendered):
     verdict = section((rendered / "reports/report.md").read_text(), "Verdict")
     trec = row(verdict, task_cell("trec"))
-    assert trec[4] == "100 [100, 100]"                       # trec's few-shot predictions are real's
-    assert trec[5] == "20 synthetic ≈ 100 real per label [100, 100]"      # reaches all real data (100/label)
-    assert trec[6] == "0 (synthetic alone)"
-    assert trec[7].startswith("replace: few_shot recovers 100%")
-    for task in ("sms_spam", "rt_sentiment"):                 # their mix equals real data
+    assert trec[3] == "16.7"                                  # guessing by six balanced labels: 1/6
+    assert trec[5] == "100 [100, 100]"                       # trec's few-shot predictions are real's
+    assert trec[6].startswith("20 synthetic ≈ 100 real per label [")     # reaches all real data (100/label)
+    assert trec[7] == "0 (synthetic alone)"
+    assert trec[8].startswith("replace: few_shot recovers 100%")
+    for task in ("sms_spam", "rt_sentiment"):                 # their mix equals real data and beats its real alone
         cells = row(verdict, task_cell(task))
-        assert cells[6] == "100 (Few-shot + 100 real)"
-        assert cells[7] == "augment with 100 real: few_shot+real100 comes within 1 Macro-F1 point(s) of all real data"
+        assert cells[7] == "100 (Few-shot + 100 real)"
+        assert cells[8].startswith("augment with 100 real: few_shot+real100 comes within 1 Macro-F1 point(s) of all "
+                                   "real data (gap +0.0 [+0.0, +0.0]) and beats its 100 real alone by +15.0 [")
     sms = row(verdict, task_cell("sms_spam"))
-    assert sms[5] == "20 synthetic ≈ 20 real per label [20, 20]"          # few-shot 0.80 = real@20
-    for task in ("vader_tweets", "vader_nyt", "seinfeld_humor"):
+    assert sms[6] == "20 synthetic ≈ 20 real per label [20, 20]"          # few-shot 0.80 = real@20
+    nyt = row(verdict, task_cell("vader_nyt"))
+    assert nyt[7] == "none shown of 100 tested" and nyt[8].startswith("do not use in place of real data:")
+    assert "few_shot data: 20 synthetic ≈ 14 real per label" in nyt[8]      # not a replacement, not worthless
+    for task in ("vader_tweets", "seinfeld_humor"):           # two replicates that disagree: intervals too wide
         cells = row(verdict, task_cell(task))
-        assert cells[6] == "> 100 tested" and cells[7].startswith("do not use:")
-    assert row(verdict, task_cell("seinfeld_humor"))[5].startswith("20 synthetic ≈ 10 real per label")
-    assert ("Thresholds (params `compare.verdict`): **replace** when the best setting's recovered share has its "
-            "lower 95% bound at or above 90%; **augment with N real** when the smallest tested mix (synthetic + N "
-            "real) comes within 1 Macro-F1 point(s) of all real data; **undecided** when real data beats chance by "
-            "less than 5 Macro-F1 points; otherwise **do not use**.") in verdict
+        assert cells[8].startswith("undecided: few_shot's share") and "would settle it" in cells[8]
+    assert row(verdict, task_cell("seinfeld_humor"))[6].startswith("20 synthetic ≈ 10 real per label")
+    assert ("Every verdict stands on an interval (params `compare.verdict`): **replace** when the best setting's "
+            "recovered share has its lower 95% bound at or above 90%; **augment with N real** when the smallest "
+            "tested mix (synthetic + N real) is shown within 1 Macro-F1 point(s) of all real data") in verdict
+    assert "Chance: the stronger of guessing by the real training data's label shares" in verdict
+
+
+def test_the_verdict_table_renders_for_the_readme(rendered):
+    """README's verdict table is regenerated from a committed run's summary, not edited by hand."""
+    summary = read_json(rendered / "metrics/summary.json")
+    markdown = report.verdict_markdown(summary, make_params())
+    assert markdown.startswith("Per task, ordered by subjectivity")
+    assert "| Task | Level | Real Macro-F1 | Chance |" in markdown
+    assert markdown in (rendered / "reports/report.md").read_text()
 
 
 def test_censored_exchange_rates_and_an_undecided_task(project):
@@ -129,13 +144,14 @@ def test_censored_exchange_rates_and_an_undecided_task(project):
     text = Path("reports/report.md").read_text()
     verdict = section(text, "Verdict")
     trec = row(verdict, task_cell("trec"))
-    assert trec[5].startswith("20 synthetic ≥ 100 real per label") and trec[7].startswith("replace:")
+    # censored: one-sided bounds, never a two-sided interval
+    assert trec[6].startswith("20 synthetic ≥ 100 real per label (lower bound ") and trec[8].startswith("replace:")
     nyt = row(verdict, task_cell("vader_nyt"))
-    assert nyt[3] == "Few-shot" and nyt[5].startswith("20 synthetic ≤ 5 real per label")
+    assert nyt[4] == "Few-shot" and nyt[6].startswith("20 synthetic ≤ 5 real per label (upper bound ")
     seinfeld = row(verdict, task_cell("seinfeld_humor"))
-    assert seinfeld[7] == ("undecided: real data beats chance by only 1.7 Macro-F1 points (< 5); "
+    assert seinfeld[8] == ("undecided: real data beats chance by only -15.0 Macro-F1 points (< 5); "
                            "no comparison is meaningful")
-    assert seinfeld[4] == "n/a"                  # no share when real data does not beat chance
+    assert seinfeld[5] == "n/a"                  # no share when real data does not beat chance
     curves = section(text, "Learning curves")
     assert row(curves, task_cell("vader_nyt"))[4] == "> 20 to match 5 real"    # 0.55 never reaches real@5 = 0.60
     findings = section(text, "Does this run")
@@ -154,7 +170,8 @@ def test_findings_section_states_status_statistic_interval_and_n(rendered):
     few_minus_zero = sum(0.1 * level for level in LEVELS.values()) / 6 - real_minus_few
     assert order[1] == "reproduced"
     assert order[2] == (f"real − few-shot {100 * real_minus_few:.1f} points; few-shot − zero-shot "
-                        f"{100 * few_minus_zero:.1f} points (mean Macro-F1 difference over tasks)")
+                        f"{100 * few_minus_zero:.1f} points (mean Macro-F1 difference over tasks, t interval over "
+                        "tasks)")
     pooled = summary["findings"]["order"]
     assert order[3] == (f"real − few-shot [{100 * pooled['real_minus_few_shot']['low']:.1f}, "
                         f"{100 * pooled['real_minus_few_shot']['high']:.1f}]; few-shot − zero-shot "
@@ -164,15 +181,17 @@ def test_findings_section_states_status_statistic_interval_and_n(rendered):
     subjectivity = row(findings, "The gap grows with subjectivity")
     p = summary["findings"]["subjectivity"]["p"]
     assert subjectivity[1] == "reproduced"
-    assert subjectivity[2] == (f"Spearman ρ = 1.00, permutation p = {p:.3f} "
-                               "(zero_shot: unrecovered share vs level)")
+    assert subjectivity[2].startswith(f"Spearman ρ = 1.00, permutation p = {p:.3f} (unrecovered_zero_shot against "
+                                      "level, chosen in params `compare.gap_statistic`")
+    assert subjectivity[2].endswith("with n = 6 tasks only rho <= -0.89 or rho >= 0.89 can be significant at 0.05")
     assert subjectivity[4] == "6 tasks"
     agreement = row(findings, AGREEMENT_FINDING)
-    assert agreement[1] == "reproduced"
+    # two tasks with votes: "steeper" pooled over tasks needs compare.min_tasks (3)
+    assert agreement[1] == "partly reproduced"
     # zero-shot's accuracy gain (γ 0.5 -> 0.9) minus real's: 30 points on vader_tweets, 40 on vader_nyt
     assert "accuracy rises for 8 of 8 sources" in agreement[2] and "Zero-shot 35.0" in agreement[2]
-    steeper = summary["findings"]["agreement"]["steeper_than_real"]["zero_shot"]
-    assert f"Zero-shot [{100 * steeper['low']:.1f}, {100 * steeper['high']:.1f}]" in agreement[3]
+    assert "needs 3 tasks" in agreement[2]
+    assert agreement[3] == "Few-shot n/a; Zero-shot n/a"
     assert agreement[4] == "2 tasks with votes"
 
 
@@ -196,7 +215,7 @@ def test_findings_not_testable_and_optional_inputs_absent(project):
     assert "no generation metrics found" in text
     assert "| trec | Zero-shot | n/a | n/a | n/a | n/a | n/a |" in text
     assert "No task in this run has per-item annotator votes" in text
-    assert row(section(text, "Verdict"), task_cell("sms_spam"))[6] == "no mix tested"
+    assert row(section(text, "Verdict"), task_cell("sms_spam"))[7] == "no mix tested"
     assert sorted(p.name for p in Path("reports/figures").iterdir()) == sorted(
         ["gap_vs_subjectivity.png", "scores_by_task.png", *(f"curves_{task}.png" for task in LEVELS)])
 
@@ -211,8 +230,8 @@ def test_scores_carry_intervals_not_standard_deviations(rendered):
     assert "| Task | Level | Test items | Chance | Real | Zero-shot | Few-shot | Few-shot + 100 real |" in scores
     macro = scores.split("**Macro-F1**")[1].split("**Accuracy**")[0]
     trec = row(macro, task_cell("trec"))
-    assert trec[1:4] == ["1", "120", "4.8"]                  # best constant predictor: (2/7)/6 on six balanced labels
-    assert row(macro, task_cell("sms_spam"))[3] == "33.3"
+    assert trec[1:4] == ["1", "120", "16.7"]                 # guessing by six balanced training shares: 1/6
+    assert row(macro, task_cell("sms_spam"))[3] == "50.0"    # a coin flip, not the constant's 33.3
     for index, source in enumerate(SOURCES):
         block = summary["tasks"]["trec"][source]
         assert trec[4 + index] == interval(block["macro_f1"], block["macro_f1_low"], block["macro_f1_high"])
@@ -237,7 +256,10 @@ def test_fair_comparison_at_equal_size(rendered):
     assert not trec["Zero-shot"][4].endswith("*")                          # 0.80 vs 0.80
     mixes = fair.split("**Mixes**")[1]
     assert row(mixes, task_cell("vader_tweets"))[2] == "Few-shot + 100 real"
-    assert row(mixes, task_cell("vader_tweets"))[3].startswith("5.0 [")
+    assert row(mixes, task_cell("vader_tweets"))[3].startswith("10.0 [")
+    sms = row(mixes, task_cell("sms_spam"))                  # against all real, then against its 100 real alone
+    assert sms[3] == "0.0 [0.0, 0.0]" and sms[4] == "0.0 [0.0, 0.0]"
+    assert sms[5].startswith("15.0 [") and sms[5].endswith("*") and sms[6].startswith("15.0 [")
 
 
 def test_learning_curves_and_exchange_rates(rendered):
@@ -279,9 +301,9 @@ def test_diversity_instance_and_provenance(rendered):
     assert steeper[("Zero-shot", "vader_tweets")][2] == "0.5 → 0.9"
     tweets_gain = steeper[("Zero-shot", "vader_tweets")][3]
     assert tweets_gain.startswith("30.0 [") and tweets_gain.endswith("*")
-    assert steeper[("Few-shot", "all tasks (mean)")][3].startswith("12.5 [")
+    assert steeper[("Few-shot", "all tasks (mean)")][3] == "12.5"        # 2 tasks: no interval over tasks
     tweets = instance.split("(vader_tweets)** (accuracy %)")[1]
-    assert row(tweets, "0.5")[:6] == ["0.5", "120", "90.0", "60.0", "80.0", "85.0"]
+    assert row(tweets, "0.5")[:6] == ["0.5", "120", "90.0", "60.0", "80.0", "80.0"]
     assert row(tweets, "0.6")[:3] == ["0.6", "99", "100.0"]        # real's errors sit on the least agreed items
     provenance = section(text, "Provenance")
     assert "Generator: SmolLM2-135M-Instruct via bundled local llama.cpp server" in provenance
@@ -338,7 +360,10 @@ def test_exchange_and_needed_texts():
     block = {"value": 7.07, "low": 4.2, "high": 12.4, "censored": "=", "synthetic_size": 20,
              "synthetic_needed": 40.0, "synthetic_needed_censored": ">"}
     assert report.exchange_text(block) == "20 synthetic ≈ 7.1 real per label [4.2, 12]"
-    assert report.exchange_text(block | {"censored": ">="}).startswith("20 synthetic ≥ 7.1 real")
+    assert report.exchange_text(block | {"censored": ">="}) == "20 synthetic ≥ 7.1 real per label (lower bound 4.2)"
+    assert report.exchange_text(block | {"censored": "<="}) == "20 synthetic ≤ 7.1 real per label (upper bound 12)"
+    assert report.exchange_text(block | {"interpolated": True, "bracket": [50, 300]}).endswith(
+        "[4.2, 12], interpolated between real 50 and 300")
     assert report.exchange_text({"value": None}) == "n/a" and report.exchange_text(None) == "n/a"
     assert report.synthetic_needed_text(block) == "> 40"
     assert report.synthetic_needed_text(block | {"synthetic_needed_censored": "="}) == "40"
@@ -346,8 +371,9 @@ def test_exchange_and_needed_texts():
     mixes = [("few_shot+real50", 50), ("few_shot+real200", 200)]
     block = {"verdict": {"decision": "undecided"}, "gap_few_shot+real50": {"value": 0.03},
              "gap_few_shot+real200": {"value": 0.005}}
-    assert report.real_needed_text(block, mixes, 1.0) == "200 (Few-shot + 200 real)"
-    assert report.real_needed_text(block, mixes, 0.1) == "> 200 tested"
+    assert report.real_needed_text(block, mixes, 1.0) == "none shown of 50, 200 tested"
+    augment = {"verdict": {"decision": "augment", "real_needed": 200, "setting": "few_shot+real200"}}
+    assert report.real_needed_text(augment, mixes, 1.0) == "200 (Few-shot + 200 real)"
 
 
 def test_report_with_bradley_terry(project):

@@ -416,7 +416,8 @@ def subjectivity_finding(params: Params, corr: dict) -> dict:
     critical = stats.critical_spearman(test["n"], alpha)
     status = ("not testable" if test.get("spearman") is None or critical is None else
               "reproduced" if test["spearman"] > 0 and test["p"] < alpha else "not reproduced")
-    note = (f"with n = {test['n']} tasks only |rho| >= {critical:.2f} can be significant at {alpha:g}"
+    note = (f"with n = {test['n']} tasks only rho <= -{critical:.2f} or rho >= {critical:.2f} can be significant "
+            f"at {alpha:g}"
             if critical is not None else f"with n = {test['n']} tasks no rho can be significant at {alpha:g}")
     return {"statement": statement, "statistic": key, **test, "status": status, "critical_rho": rounded(critical),
             "note": note, "other_statistics": sorted(k for k in corr if k != key)}
@@ -469,9 +470,14 @@ def agreement_finding(params: Params, gains: dict, steeper: dict) -> dict:
     steeper_holds = [bool(positive(b)) for b in per_setting.values()]
     status = ("reproduced" if rising and steeper_holds and all(steeper_holds) else
               "partly reproduced" if rising or any(steeper_holds) else "not reproduced")
-    return {"statement": "accuracy rises with annotator agreement, more steeply for synthetic-trained models",
-            "sources_rising": sum(value > 0 for value in rises), "sources": len(rises),
-            "steeper_than_real": per_setting, "per_task": steeper, "status": status}
+    result = {"statement": "accuracy rises with annotator agreement, more steeply for synthetic-trained models",
+              "sources_rising": sum(value > 0 for value in rises), "sources": len(rises),
+              "steeper_than_real": per_setting, "per_task": steeper, "status": status}
+    untestable = [block["n_tasks"] for block in per_setting.values() if positive(block) is None]
+    if untestable:
+        result["why"] = (f"steeper than real: {max(untestable)} task(s) with votes; a mean over tasks needs "
+                         f"{params.compare.min_tasks} tasks (compare.min_tasks)")
+    return result
 
 
 def _gain_block(rows: list[dict], source: str) -> dict:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synthclf import paths
-from synthclf.analysis import figures
-from synthclf.analysis.analyze import gap_key, gap_sources
+from synthclf.analysis import figures, verdict
+from synthclf.analysis.analyze import gain_key, gap_key, gap_sources
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.metrics import DIVERSITY_KEYS, GenerateMetrics, JudgeStats, Summary, ValidateSummary, read_metrics
@@ -192,12 +192,9 @@ def best_setting(block: dict, settings: Sequence[str]) -> str | None:
 
 
 def exchange_text(block: dict | None) -> str:
-    """'20 synthetic ≈ 7.1 real per label [4, 12]'; ≤ / ≥ when beyond the tested real sizes."""
-    if not isinstance(block, dict) or block.get("value") is None:
-        return NA
-    sign = CENSORED.get(block.get("censored", "="), "≈")
-    interval = f" [{count(block['low'])}, {count(block['high'])}]" if block.get("low") is not None else ""
-    return f"{block['synthetic_size']} synthetic {sign} {count(block['value'])} real per label{interval}"
+    """'20 synthetic ≈ 7.1 real per label [4, 12]'; ≤ / ≥ with a one-sided bound when beyond the real
+    sizes measured; 'interpolated between ...' when read across a wide gap between measured sizes."""
+    return verdict.worth_text(block) or NA
 
 
 def synthetic_needed_text(block: dict | None) -> str:
@@ -210,50 +207,78 @@ def synthetic_needed_text(block: dict | None) -> str:
 
 
 def real_needed_text(block: dict, mixes: Sequence[tuple[str, int]], within_points: float) -> str:
-    """Real examples the smallest tested mix needs to come within the verdict's points of real data."""
-    verdict = block.get("verdict", {})
-    if verdict.get("decision") == "replace":
+    """Real examples the verdict's mix needs: shown within the points of real data and above its real alone."""
+    decided = block.get("verdict", {})
+    if decided.get("decision") == "replace":
         return "0 (synthetic alone)"
-    if verdict.get("decision") == "augment" and isinstance(verdict.get("real_needed"), int):
-        return f"{verdict['real_needed']} ({source_title(verdict['setting'])})" \
-            if isinstance(verdict.get("setting"), str) else str(verdict["real_needed"])
-    tested = [(real, source) for source, real in mixes if (block.get(gap_key(source)) or {}).get("value") is not None]
-    if not tested:
-        return "no mix tested"
-    within = sorted((real, source) for real, source in tested if 100 * block[gap_key(source)]["value"] <= within_points)
-    if within:
-        return f"{within[0][0]} ({source_title(within[0][1])})"
-    return f"> {max(real for real, _ in tested)} tested"
+    if decided.get("decision") == "augment" and isinstance(decided.get("real_needed"), int):
+        return f"{decided['real_needed']} ({source_title(decided['setting'])})" \
+            if isinstance(decided.get("setting"), str) else str(decided["real_needed"])
+    tested = [real for source, real in mixes if (block.get(gap_key(source)) or {}).get("value") is not None]
+    return f"none shown of {', '.join(map(str, sorted(tested)))} tested" if tested else "no mix tested"
 
 
-def verdict_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+def verdict_table(summary: dict, params: Params, tasks: list[str] | None = None) -> Table:
+    """The verdict table (report, and README's table regenerated from a committed run's summary)."""
     thresholds = params.compare.verdict
-    settings, mixes, level = settings_of(params), mixes_of(params), confidence_label(summary)
+    settings, mixes = settings_of(params), mixes_of(params)
     rows = []
-    for task in tasks:
+    for task in tasks or tasks_by_subjectivity(summary):
         block = summary["tasks"][task]
         best = best_setting(block, settings)
         rows.append([task_title(task), str(block["level"]), score_cell(block.get(paths.REAL)),
+                     percent(block.get("chance_macro_f1")),
                      source_title(best) if best else NA,
                      estimate_cell(block.get(f"share_{best}"), places=0) if best else NA,
                      exchange_text(block.get(f"exchange_{best}")) if best else NA,
                      real_needed_text(block, mixes, thresholds.within_points),
                      block.get("verdict", {}).get("text", NA)])
+    return Table(["Task", "Level", "Real Macro-F1", "Chance", "Best setting", "Share of real recovered, %",
+                  "Exchange rate", f"Real examples a mix needs (within {thresholds.within_points:g} pt, beating "
+                  "them alone)", "Verdict"], rows)
+
+
+def verdict_markdown(summary: dict, params: Params) -> str:
+    """The verdict table and its notes as Markdown: what README's table is regenerated from."""
+    section = verdict_section(summary, params, tasks_by_subjectivity(summary))
+    return render_markdown([section]).split("\n", 4)[4]
+
+
+def verdict_notes(summary: dict, tasks: list[str]) -> list[str]:
+    """Per task: the intervals a verdict could not decide on, and where Macro-F1 and accuracy disagree."""
+    notes = []
+    for task in tasks:
+        decided = summary["tasks"][task].get("verdict", {})
+        for note in decided.get("notes", []):
+            notes.append(f"{task}: Macro-F1 and accuracy disagree — {note}.")
+    return notes
+
+
+def verdict_section(summary: dict, params: Params, tasks: list[str]) -> Section:
+    thresholds = params.compare.verdict
+    level = confidence_label(summary)
     section = Section("Verdict: can synthetic data replace real data?", [
         f"Per task, ordered by subjectivity (level 1 = most objective). Macro-F1 on the real test set, %, "
         f"with {level} intervals in brackets.",
-        Table(["Task", "Level", "Real Macro-F1", "Best setting", "Share of real recovered, %", "Exchange rate",
-               f"Real examples a mix needs (within {thresholds.within_points:g} pt)", "Verdict"], rows),
-        f"Thresholds (params `compare.verdict`): **replace** when the best setting's recovered share has its "
-        f"lower {level} bound at or above {100 * thresholds.replace_share:g}%; **augment with N real** when the "
-        f"smallest tested mix (synthetic + N real) comes within {thresholds.within_points:g} Macro-F1 point(s) of "
-        f"all real data; **undecided** when real data beats chance by less than "
-        f"{100 * thresholds.min_real_lift:g} Macro-F1 points; otherwise **do not use**.",
-        "Share of real recovered = (synthetic − chance) / (real − chance), chance being the Macro-F1 of the best "
-        f"constant predictor on the test set, for the setting at its largest size ({params.generate.per_class} "
-        "per label). Exchange rate: the real examples per label whose Macro-F1 synthetic data at that size "
-        "reaches, read off the size-matched real learning curve; ≤ / ≥ mark a value beyond the real sizes tested.",
+        verdict_table(summary, params, tasks),
+        f"Every verdict stands on an interval (params `compare.verdict`): **replace** when the best setting's "
+        f"recovered share has its lower {level} bound at or above {100 * thresholds.replace_share:g}%; "
+        f"**augment with N real** when the smallest tested mix (synthetic + N real) is shown within "
+        f"{thresholds.within_points:g} Macro-F1 point(s) of all real data (the upper bound of the gap) and shown "
+        "to beat the same N real examples trained alone (the lower bound of mix − real alone above 0); "
+        "**do not use** when the intervals rule both out; **undecided** when real data beats chance by less "
+        f"than {100 * thresholds.min_real_lift:g} Macro-F1 points, or when an interval straddles its threshold "
+        "(the verdict names it and about how many more test items and replicates would settle it).",
+        "Chance: the stronger of guessing by the real training data's label shares and the best constant "
+        "predictor. Share of real recovered = (synthetic − chance) / (real − chance), for the setting at its "
+        f"largest size ({params.generate.per_class} per label). Exchange rate: the real examples per label whose "
+        "Macro-F1 synthetic data at that size reaches, read off the measured real learning curve (size n = n "
+        "examples of every label, each capped at what it has; all real data at its largest label's count); "
+        "its interval counts the test items, the synthetic replicates and the real curve's own draws and seeds. "
+        "≤ / ≥: beyond the real sizes measured, with a one-sided bound; 'interpolated': read between two "
+        f"measured sizes more than {params.compare.max_interpolation_fold:g} times apart.",
     ])
+    section.blocks += verdict_notes(summary, tasks)
     if params.generate.replicates < 3:
         section.blocks.append(few_replicates_warning(params.generate.replicates))
     if summary.get("missing"):
@@ -275,26 +300,40 @@ def few_replicates_warning(replicates: int) -> str:
 
 # --- the study's findings -------------------------------------------------------------------------
 
+def pooled_text(block: dict | None) -> str:
+    if not block or block.get("value") is None:
+        return NA
+    return f"{percent(block['value'])}"
+
+
 def order_row(finding: dict) -> list[str]:
     statement = "Real > few-shot > zero-shot"
     if not finding:
         return [statement, "not testable", "needs real, zero_shot and few_shot among the sources", NA, NA]
     parts = [("real − few-shot", finding.get("real_minus_few_shot")),
              ("few-shot − zero-shot", finding.get("few_shot_minus_zero_shot"))]
-    statistic = "; ".join(f"{name} {percent((block or {}).get('value'))} points" for name, block in parts)
+    statistic = "; ".join(f"{name} {pooled_text(block)} points" for name, block in parts)
+    statistic += " (mean Macro-F1 difference over tasks, t interval over tasks)"
+    if finding.get("driven_by"):
+        statistic += f"; leaving out {', '.join(finding['driven_by'])} alone changes the conclusion"
+    if finding.get("why"):
+        statistic += f"; {finding['why']}"
     interval = "; ".join(f"{name} {bracket(block)}" for name, block in parts)
     n_tasks = max(((block or {}).get("n_tasks") or 0 for _, block in parts), default=0)
-    return [statement, finding.get("status", NA), f"{statistic} (mean Macro-F1 difference over tasks)", interval,
-            f"{n_tasks} tasks"]
+    return [statement, finding.get("status", NA), statistic, interval, f"{n_tasks} tasks"]
 
 
 def subjectivity_row(finding: dict) -> list[str]:
     statement = "The gap grows with subjectivity"
     if not finding:
         return [statement, "not testable", "no generation setting among the sources", NA, NA]
-    tested = re.search(r"\(([^)]*)\)", finding.get("statement", ""))
-    statistic = (f"Spearman ρ = {number(finding.get('spearman'), 2)}, permutation p = {p_value(finding.get('p'))}"
-                 + (f" ({tested.group(1)})" if tested else ""))
+    statistic = (f"Spearman ρ = {number(finding.get('spearman'), 2)}, permutation p = {p_value(finding.get('p'))} "
+                 f"({finding.get('statistic', NA)} against level, chosen in params `compare.gap_statistic`; every "
+                 "correlation computed is listed under 'Gap and unrecovered share against subjectivity')")
+    if finding.get("note"):
+        statistic += f"; {finding['note']}"
+    if finding.get("why"):
+        statistic += f"; {finding['why']}"
     return [statement, finding.get("status", NA), statistic, "none (a permutation test)",
             f"{finding.get('n', 0)} tasks"]
 
@@ -307,6 +346,8 @@ def agreement_row(finding: dict) -> list[str]:
     gains = "; ".join(f"{source_title(s)} {percent((b or {}).get('value'))}" for s, b in sorted(steeper.items()))
     statistic = (f"accuracy rises for {finding.get('sources_rising', 0)} of {finding.get('sources', 0)} sources; "
                  f"steeper than real (accuracy gain, synthetic − real, points): {gains or NA}")
+    if finding.get("why"):
+        statistic += f"; {finding['why']}"
     interval = "; ".join(f"{source_title(s)} {bracket(b)}" for s, b in sorted(steeper.items())) or NA
     n_tasks = max(((b or {}).get("n_tasks") or 0 for b in steeper.values()), default=0)
     return [statement, finding.get("status", NA), statistic, interval, f"{n_tasks} tasks with votes"]
@@ -331,7 +372,8 @@ def scores_section(summary: dict, params: Params, tasks: list[str]) -> Section:
     section = Section(f"Performance on the real test set (%, {level} intervals)", [
         "Each source at its headline point: all real data, a generation setting at its largest size, a mix. "
         "Intervals combine a bootstrap over test items with the spread between generation replicates and "
-        "training seeds. Chance: the Macro-F1 of the best constant predictor."])
+        "training seeds. Chance: the stronger of guessing by the real training data's label shares and the best "
+        "constant predictor (Macro-F1)."])
     for metric, name in (("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
         chance = ["Chance"] if metric == "macro_f1" else []
         headers = ["Task", "Level", "Test items", *chance, *(source_title(s) for s in params.sources)]
@@ -362,10 +404,17 @@ def fair_section(summary: dict, params: Params, tasks: list[str]) -> Section:
                "Share of real recovered, %"], rows)])
     mixes = mixes_of(params)
     if mixes:
-        section.blocks += ["**Mixes** (synthetic + N real examples, against all real data)",
-                           Table(["Task", "Level", "Mix", "Gap to all real"],
+        section.blocks += ["**Mixes** (synthetic + N real examples, against all real data and against the same "
+                           "N real examples trained alone; Macro-F1 and accuracy points)",
+                           Table(["Task", "Level", "Mix", "Gap to all real (Macro-F1)", "Gap to all real (accuracy)",
+                                  "Mix − its real alone (Macro-F1)", "Mix − its real alone (accuracy)"],
                                  [[task_title(t), str(summary["tasks"][t]["level"]), source_title(m),
-                                   estimate_cell(summary["tasks"][t].get(gap_key(m)), mark_significant=True)]
+                                   estimate_cell(summary["tasks"][t].get(gap_key(m)), mark_significant=True),
+                                   estimate_cell(summary["tasks"][t].get(gap_key(m, "accuracy")),
+                                                 mark_significant=True),
+                                   estimate_cell(summary["tasks"][t].get(gain_key(m)), mark_significant=True),
+                                   estimate_cell(summary["tasks"][t].get(gain_key(m, "accuracy")),
+                                                 mark_significant=True)]
                                   for t in tasks for m, _ in mixes])]
     return section
 
@@ -396,8 +445,10 @@ def curves_section(summary: dict, params: Params, tasks: list[str], curves: dict
 
 def correlation_rows(correlation: dict) -> list[list[str]]:
     def name(key: str) -> str:
-        kind, _, source = key.partition("_")
-        return f"{'Gap' if kind == 'gap' else 'Unrecovered share'} {source_title(source)}"
+        for prefix, title in (("fair_gap_", "Fair gap"), ("gap_", "Gap"), ("unrecovered_", "Unrecovered share")):
+            if key.startswith(prefix):
+                return f"{title} {source_title(key.removeprefix(prefix))}"
+        return key
 
     return [[name(key), number(block.get("spearman"), 2), p_value(block.get("p")), str(block.get("n", 0)),
              block.get("method", NA)] for key, block in sorted(correlation.items())]
@@ -425,13 +476,21 @@ def subjectivity_section(summary: dict, params: Params, tasks: list[str]) -> Sec
                 *(percent(block.get(gap_key(s))) for s in sources),
                 *(percent(None if block.get(f"share_{s}") is None else 1 - block[f"share_{s}"]) for s in settings)]
                for name, block in sorted(summary["by_level"].items(), key=lambda item: int(item[0].split("_")[1]))]),
-        "**Correlation with subjectivity level** (task as the unit; permutation test)",
+        "**Correlation with subjectivity level** (task as the unit; permutation test). Every correlation "
+        "computed is listed; the finding rests on the one chosen before the run (params `compare.gap_statistic`: "
+        f"{params.compare.gap_statistic}). {critical_note(summary)}",
         Table(["Statistic", "Spearman ρ", "Permutation p", "n (tasks)", "Method"],
               correlation_rows(summary.get("correlation", {}))),
         Figure("figures/gap_vs_subjectivity.png",
                "Gap to real data and unrecovered share per task against its subjectivity level, with intervals"),
     ]
     return section
+
+
+def critical_note(summary: dict) -> str:
+    """How large a correlation must be to be significant with this many tasks."""
+    finding = (summary.get("findings") or {}).get("subjectivity") or {}
+    return f"Note: {finding['note']}." if finding.get("note") else ""
 
 
 def unrecovered_cell(share: dict | None) -> str:
