@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthclf import paths
-from synthclf.training import mix, units
+from synthclf.training import mix
 from synthclf.training.units import point_of, replicate_of, units_for
 from test_analysis_fixtures import make_params
 
@@ -48,20 +48,17 @@ def by_point(unit_list) -> dict[str, list]:
 
 
 @pytest.mark.parametrize(("deterministic", "fits"), [(True, 2), (False, 3)])
-def test_real_data_is_fitted_once_per_replicate_when_the_backend_is_random(validated, monkeypatch, deterministic,
-                                                                            fits):
+def test_real_data_is_fitted_once_per_replicate_when_the_backend_is_random(validated, deterministic, fits):
     validated.generate.replicates = 3
-    monkeypatch.setattr(units, "backend_is_deterministic", lambda params: deterministic)
-    points = by_point(units_for(validated, TASK, "real"))
+    points = by_point(units_for(validated, TASK, "real", deterministic=deterministic))
     assert [unit.name for unit in points["real"]] == [f"real/r{i}" for i in range(fits)]
     assert len({unit.seed for unit in points["real"]}) == fits          # every fit its own training seed
 
 
-def test_the_real_curve_above_per_class_is_measured_capped_per_label(validated, monkeypatch):
+def test_the_real_curve_above_per_class_is_measured_capped_per_label(validated):
     """per_class 20; compare.real_sizes 20, 50, 100, 150, 400: 50 and 100 lie between per_class and the
     largest label's count (150, where all real data is the point). Spam (60) is capped at 60."""
-    monkeypatch.setattr(units, "backend_is_deterministic", lambda params: True)
-    points = by_point(units_for(validated, TASK, "real"))
+    points = by_point(units_for(validated, TASK, "real", deterministic=True))
     assert sorted(points) == ["real", "real@100", "real@50"]
     for point, size in (("real@50", 50), ("real@100", 100)):
         assert [replicate_of(unit.name) for unit in points[point]] == [0, 1]     # one draw per replicate

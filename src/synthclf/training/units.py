@@ -90,20 +90,13 @@ def label_counts(records: list[dict]) -> Counter:
     return Counter(record["label"] for record in records)
 
 
-def real_fits(params: Params) -> int:
+def real_fits(params: Params, deterministic: bool = False) -> int:
     """Fits of all real data: one per training seed, and one per generation replicate when the backend
-    is random given its data (so the real ceiling pairs with the replicates in every interval)."""
+    is random given its data (so the real ceiling pairs with the replicates in every interval). The
+    caller that knows the backend says whether it is deterministic (train: the backend class's
+    `deterministic`); unknown counts as random, which only costs identical fits."""
     seeds = len(params.train.seeds)
-    return seeds if backend_is_deterministic(params) else max(seeds, params.generate.replicates)
-
-
-def backend_is_deterministic(params: Params) -> bool:
-    """True when the configured backend gives the same model for the same data whatever the seed."""
-    try:
-        from synthclf.training.backends import backend
-    except ImportError:                       # an install without the backends package
-        return params.train.backend == "tfidf_logreg"
-    return bool(backend(params.train.backend).deterministic)
+    return seeds if deterministic else max(seeds, params.generate.replicates)
 
 
 def real_curve_sizes(params: Params, real: list[dict]) -> list[int]:
@@ -124,10 +117,11 @@ def real_alone(mixed: list[dict]) -> list[dict]:
     return [record for record in mixed if record.get("source") == paths.REAL]
 
 
-def units_for(params: Params, task: str, source: str) -> list[Unit]:
+def units_for(params: Params, task: str, source: str, *, deterministic: bool = False) -> list[Unit]:
+    """The units of one source; `deterministic`: the backend gives the same model for the same data."""
     real = read_jsonl(paths.validated_file(task, paths.REAL))
     if source == paths.REAL:
-        seeds = [training_seed(params, i) for i in range(real_fits(params))]
+        seeds = [training_seed(params, i) for i in range(real_fits(params, deterministic))]
         units = [Unit(f"real/r{i}", tuple(real), seed, f"seed{seed}") for i, seed in enumerate(seeds)]
         for n in real_curve_sizes(params, real):
             units += [Unit(f"real@{n}/r{r}", tuple(capped_real(real, n, params.seed + r)), training_seed(params, r),
