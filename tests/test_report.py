@@ -272,6 +272,9 @@ def test_learning_curves_and_exchange_rates(rendered):
     assert rows[(task_cell("vader_nyt"), "Zero-shot")][2].startswith("20 synthetic ≤ 5 real per label")
     assert rows[(task_cell("vader_nyt"), "Zero-shot")][4] == "> 20 to match 5 real"
     assert rows[(task_cell("trec"), "Few-shot")][4] == "≤ 5 to match 5 real"
+    assert rows[(task_cell("trec"), "Zero-shot")][5].startswith("on the measured real point 20; the interval counts")
+    assert rows[(task_cell("vader_nyt"), "Zero-shot")][5].startswith("below the smallest real size measured (5 per "
+                                                                      "label): at most the upper bound")
     for task in LEVELS:
         caption = f"Learning curves, {task}: synthetic settings vs size-matched real data"
         assert f"![{caption}](figures/curves_{task}.png)" in text

@@ -428,14 +428,18 @@ def curves_section(summary: dict, params: Params, tasks: list[str], curves: dict
                 continue
             rows.append([task_title(task), source_title(setting), exchange_text(block),
                          number(block.get("synthetic_per_real"), 1),
-                         f"{synthetic_needed_text(block)} to match {block.get('real_reference', NA)} real"])
+                         f"{synthetic_needed_text(block)} to match {block.get('real_reference', NA)} real",
+                         block.get("meaning", NA)])
     sizes = ", ".join(str(size) for size in params.curve_sizes())
     section = Section("Learning curves and the exchange rate", [
         f"Macro-F1 against training examples per label ({sizes}) for each synthetic setting and for real data "
-        f"of the same size and label balance, with {confidence_label(summary)} interval bands; all real data is "
-        "the single point on the right. Synthetic per real: synthetic examples that one real example is worth "
-        "(above 1: synthetic data is weaker).",
-        Table(["Task", "Setting", "Exchange rate", "Synthetic per real", "Synthetic per label needed"], rows)])
+        f"of the same size and label balance, with {confidence_label(summary)} interval bands; above them real "
+        "data alone at `compare.real_sizes` (each label capped at what it has), and all real data at its largest "
+        "label's count on the right. Synthetic per real: synthetic examples that one real example is worth "
+        "(above 1: synthetic data is weaker). Read: where on the measured real curve the exchange rate lies and "
+        "what its interval means.",
+        Table(["Task", "Setting", "Exchange rate", "Synthetic per real", "Synthetic per label needed", "Read"],
+              rows)])
     for task in tasks:
         if curves.get(task):
             section.blocks.append(Figure(f"figures/curves_{task}.png",
