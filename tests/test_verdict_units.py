@@ -47,7 +47,7 @@ def by_point(unit_list) -> dict[str, list]:
     return points
 
 
-@pytest.mark.parametrize(("deterministic", "fits"), [(True, 2), (False, 3)])
+@pytest.mark.parametrize(("deterministic", "fits"), [(True, 2), (False, 3), (None, 2)])
 def test_real_data_is_fitted_once_per_replicate_when_the_backend_is_random(validated, deterministic, fits):
     validated.generate.replicates = 3
     points = by_point(units_for(validated, TASK, "real", deterministic=deterministic))

@@ -90,13 +90,13 @@ def label_counts(records: list[dict]) -> Counter:
     return Counter(record["label"] for record in records)
 
 
-def real_fits(params: Params, deterministic: bool = False) -> int:
+def real_fits(params: Params, deterministic: bool | None = None) -> int:
     """Fits of all real data: one per training seed, and one per generation replicate when the backend
     is random given its data (so the real ceiling pairs with the replicates in every interval). The
     caller that knows the backend says whether it is deterministic (train: the backend class's
-    `deterministic`); unknown counts as random, which only costs identical fits."""
+    `deterministic`); None (not said) keeps one fit per training seed."""
     seeds = len(params.train.seeds)
-    return seeds if deterministic else max(seeds, params.generate.replicates)
+    return max(seeds, params.generate.replicates) if deterministic is False else seeds
 
 
 def real_curve_sizes(params: Params, real: list[dict]) -> list[int]:
@@ -117,8 +117,9 @@ def real_alone(mixed: list[dict]) -> list[dict]:
     return [record for record in mixed if record.get("source") == paths.REAL]
 
 
-def units_for(params: Params, task: str, source: str, *, deterministic: bool = False) -> list[Unit]:
-    """The units of one source; `deterministic`: the backend gives the same model for the same data."""
+def units_for(params: Params, task: str, source: str, *, deterministic: bool | None = None) -> list[Unit]:
+    """The units of one source; `deterministic`: whether the backend gives the same model for the same
+    data (real_fits: a random one fits all real data once per replicate)."""
     real = read_jsonl(paths.validated_file(task, paths.REAL))
     if source == paths.REAL:
         seeds = [training_seed(params, i) for i in range(real_fits(params, deterministic))]
