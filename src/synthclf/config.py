@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from synthclf.analysis.settings import AnalysisParams
+from synthclf.assets import BUNDLED_PREFIX, bundled_encoders, unknown_encoder_fix
 from synthclf.errors import SynthclfError
 from synthclf.paths import available_tasks
 from synthclf.generation.settings import GenerationParams, LLMParams
@@ -109,6 +111,14 @@ class TrainParams(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     eval_batch_size: int = Field(128, gt=0, description="texts per prediction batch (a runtime knob: "
                                  "no stage depends on it)")
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_bundled_encoder(cls, encoder: str) -> str:
+        """An unknown `bundled:` name fails at params load, before any stage runs (not at train)."""
+        if encoder.startswith(BUNDLED_PREFIX) and encoder.removeprefix(BUNDLED_PREFIX) not in bundled_encoders():
+            raise PydanticCustomError("bundled_encoder", "{fix}", {"fix": unknown_encoder_fix()})
+        return encoder
 
 
 class Params(Strict):

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthclf.errors import SynthclfError
+
 CACHE_DIR_ENV = "SYNTHCLF_CACHE_DIR"
 DVC_EXP_TMP_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
 SCHEMA = """
@@ -88,12 +90,26 @@ class ResponseCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=60000")
-        self.db.execute(SCHEMA)
+        if self.path.is_dir():
+            raise SynthclfError(f"generate.cache_path: {self.path} is a folder, not a file; point generate.cache_path "
+                                f"at a file such as {self.path / 'responses.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise SynthclfError(f"generate.cache_path: cannot open {self.path} ({exc}); point generate.cache_path "
+                                f"(or ${CACHE_DIR_ENV}) at a writable file") from exc
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=60000")
+            self.db.execute(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if "locked" in str(exc):  # another process holds it longer than busy_timeout: not the user's file
+                raise
+            raise SynthclfError(f"generate.cache_path: {self.path} is not a usable response cache ({exc}); "
+                                "point generate.cache_path at another file or move this one away") from exc
 
     def get(self, key: str) -> CachedResponse | None:
         row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
