@@ -158,11 +158,29 @@ def load_profile(path: Path) -> dict:
         profile = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StepError(f"profile {path} not found; pass --profile FILE (e.g. profiles/light.yaml)") from None
-    except yaml.YAMLError as exc:
+    except UnicodeDecodeError as exc:
+        raise StepError(f"profile {path}: byte {exc.start} is not valid UTF-8; save the profile as UTF-8") from None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, RecursionError) as exc:  # PyYAML raises
+        # the last four on some explicit tags and dates, e.g. `!!timestamp 2024-13-45`
         raise StepError(f"profile {path} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(profile, dict) or not profile:
         raise StepError(f"profile {path} must be a mapping of params.yaml keys to override")
+    _check_shape(path, profile, ())
     return profile
+
+
+def _check_shape(path: Path, value, inside: tuple[int, ...]) -> None:
+    """Keys are params.yaml key names (text), and no value contains itself (a YAML alias inside its own
+    anchor, `&a [*a]`): either would break the merge and the overrides."""
+    if not isinstance(value, (dict, list)):
+        return
+    if id(value) in inside:
+        raise StepError(f"profile {path}: a value contains itself (a YAML alias inside its own anchor); write it out")
+    for key in value if isinstance(value, dict) else ():
+        if not isinstance(key, str):
+            raise StepError(f"profile {path}: key {key!r} is not a params.yaml key name; write the key as text")
+    for item in value.values() if isinstance(value, dict) else value:
+        _check_shape(path, item, (*inside, id(value)))
 
 
 # -- git -------------------------------------------------------------------------------------------

@@ -2,3 +2,9 @@
 
 # -- generation (tests/conftest_generation.py) -----------------------------------------------------
 from conftest_generation import fault_proxy, gen_project, llama_server  # noqa: F401
+
+# -- fuzz tests (tests/test_fuzz_readers.py) -------------------------------------------------------
+# `pytest --hypothesis-profile=no-shrink`: a failure reported as found, without minutes of shrinking
+from hypothesis import Phase, settings  # noqa: E402
+
+settings.register_profile("no-shrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])

@@ -206,13 +206,27 @@ def error_key(error: dict) -> str:
     """The dotted key of an error, without the union tags pydantic adds to its location."""
     parts = [str(part) for part in error["loc"]
              if not (isinstance(part, str) and part in ("package", "huggingface", "file") and error["loc"][0] == "source")]
-    return ".".join(parts).replace("validate_", "validate")
+    key = ".".join(parts).replace("validate_", "validate")
+    return key if key.isprintable() else repr(key)[1:-1]   # a key with a line break stays on the one line
 
 
 def yaml_error_place(exc: yaml.YAMLError) -> str:
     """'line L, column C: ' of a YAML error (PyYAML's own message spans several lines)."""
     mark = getattr(exc, "problem_mark", None)
     return f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+
+
+def safe_yaml(text: str):
+    """yaml.safe_load, every failure a yaml.YAMLError: PyYAML itself raises ValueError, TypeError or
+    AttributeError on some explicit tags and dates (`!!timestamp 2024-13-45`), RecursionError on deep nesting."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        detail = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise yaml.YAMLError(f"a value YAML cannot read ({detail}); check explicit tags (!!...), dates "
+                             "and nesting") from exc
 
 
 def yaml_error_problem(exc: yaml.YAMLError) -> str:
@@ -238,7 +252,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     if not path.exists():
         raise SynthclfError(f"{path}: not found; run from the repository root or pass --params")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = safe_yaml(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise SynthclfError(f"{path}: byte {exc.start} is not valid UTF-8; save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise SynthclfError(f"{path}: a folder, not a file; pass the params file with --params") from None
     except yaml.YAMLError as exc:
         raise SynthclfError(f"{path}: {yaml_error_place(exc)}not valid YAML ({yaml_error_problem(exc)}); "
                             "fix the syntax") from exc

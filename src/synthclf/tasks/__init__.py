@@ -176,8 +176,10 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
 
 def card_problems(path: Path, name: str | None = None) -> tuple[TaskCard | None, list[str]]:
     """Every problem of a card file, one line each with its fix; the card when there are none."""
+    from synthclf.config import safe_yaml
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         return None, [f"{path}: byte {exc.start} is not valid UTF-8; save the card as UTF-8"]
     except yaml.YAMLError as exc:

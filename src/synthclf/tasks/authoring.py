@@ -276,8 +276,10 @@ def _token_counter(params: Any):
 
 
 def _raw_card(path: Path) -> dict:
+    from synthclf.config import safe_yaml
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return raw if isinstance(raw, dict) else {}

@@ -169,10 +169,13 @@ def _object_row(path: Path, where: str, record: Any) -> Row:
 
 
 def _as_text(value: Any) -> Any:
-    """A JSON value as the text it stands for: strings as they are, numbers as written, lists kept."""
+    """A JSON or Parquet value as the text it stands for: strings as they are, numbers as written,
+    lists kept; Parquet's bytes as UTF-8 text, dates and decimals as printed."""
     if value is None or isinstance(value, (str, list)):
         return value
-    return json.dumps(value)  # 1 -> "1", 1.5 -> "1.5", true -> "true"
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8")   # UnicodeDecodeError: the caller names the row
+    return json.dumps(value, default=str)  # 1 -> "1", 1.5 -> "1.5", true -> "true", a date -> "2024-01-01"
 
 
 def _parquet_rows(path: Path) -> tuple[list[Row], list[str]]:
@@ -181,11 +184,20 @@ def _parquet_rows(path: Path) -> tuple[list[Row], list[str]]:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a broken file
-        raise SynthclfError(f"{path}: not a readable Parquet file ({str(exc)[:120]}); export it again") from None
+        raise SynthclfError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:120]}); "
+                            "export it again") from None
     columns = table.column_names
     values = {name: table.column(name).to_pylist() for name in columns}
-    rows = [Row(f"row {index + 1}", {name: _as_text(values[name][index]) for name in columns})
-            for index in range(table.num_rows)]
+    rows = []
+    for index in range(table.num_rows):
+        row = {}
+        for name in columns:
+            try:
+                row[name] = _as_text(values[name][index])
+            except UnicodeDecodeError:
+                raise SynthclfError(f"{path}: row {index + 1}: column {name!r} holds bytes that are not UTF-8 "
+                                    "text; store the texts as strings (UTF-8) and export again") from None
+        rows.append(Row(f"row {index + 1}", row))
     return rows, columns
 
 
