@@ -29,7 +29,7 @@ from synthclf.config import load_params  # noqa: E402
 from synthclf.records import read_jsonl  # noqa: E402
 from synthclf.tasks import load_card  # noqa: E402
 from synthclf.training.mix import draw_stratified  # noqa: E402
-from synthclf.training.train import fit_transformer, predict_texts  # noqa: E402
+from synthclf.training.backends.transformer import fit_transformer, predict_texts  # noqa: E402
 from synthclf.training.units import matched_real  # noqa: E402
 
 

@@ -36,6 +36,9 @@ from pathlib import Path
 
 import yaml
 
+from synthclf.training.backends import backend as training_backend
+from synthclf.training.settings import DEFAULT_BACKEND
+
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("dvc.yaml", "src", "data/external", "data/judgments")
 RUNNING = re.compile(r"Running stage '([^']+)'")
@@ -53,7 +56,6 @@ STAGE_IMPORTS = {
     "analyze": ["synthclf.analysis.analyze"],
     "report": ["synthclf.analysis.report"],
 }
-TRAIN_LIBRARIES = {"transformer": ["torch", "transformers"], "tfidf_logreg": ["sklearn.linear_model", "joblib"]}
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
@@ -112,7 +114,7 @@ def fixed_costs(commands: set[str], backend: str, repeats: int, cwd: Path) -> di
     for command in sorted(commands):
         modules = STAGE_IMPORTS.get(command, [])
         if command == "train":
-            modules = modules + TRAIN_LIBRARIES.get(backend, [])
+            modules = modules + list(training_backend(backend).libraries)
         costs[command] = import_seconds(modules, repeats, cwd)
     return costs
 
@@ -156,7 +158,7 @@ def main() -> None:
         sys.exit(f"error: --params {args.params}: not found; pass an existing params file")
     if args.cache_dir:
         os.environ["SYNTHCLF_CACHE_DIR"] = str(args.cache_dir.resolve())
-    backend = (yaml.safe_load(args.params.read_text()) or {}).get("train", {}).get("backend", "transformer")
+    backend = (yaml.safe_load(args.params.read_text()) or {}).get("train", {}).get("backend", DEFAULT_BACKEND)
     root = REPO if args.in_place else Path(tempfile.mkdtemp(prefix="synthclf-pipeline-time-"))
     try:
         if not args.in_place:

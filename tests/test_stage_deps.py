@@ -115,10 +115,7 @@ def test_the_graph_is_not_empty():
 
 
 # Stages whose deps are being reworked with their code (issue 26): strict, so the fix makes them fail here
-PENDING = {
-    "train": "train.py moves to training/backends/; its deps are fixed with that change",
-    "generate": "generation is being reworked for long texts; its deps are fixed with that change",
-}
+PENDING: dict[str, str] = {}   # stage -> why its deps are knowingly incomplete (strict xfail); none now
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=PENDING[name], strict=True))

@@ -41,7 +41,8 @@ def project(tmp_path, monkeypatch):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["tasks"] = ["sms_spam"]
     params["split"] = {"sms_spam": {"train_size": 40, "test_size": 20, "pool_size": 4}}
-    params["train"].update(epochs=1, min_steps=24, min_epochs=0, batch_size=8, max_length=32, seeds=[0, 1])
+    params["train"].update(backend="transformer", epochs=1, min_steps=24, min_epochs=0, batch_size=8, max_length=32,
+                           seeds=[0, 1])
     params["generate"].update(per_class=5, replicates=2)
     params["compare"] = {"sizes": [2], "bootstrap_resamples": 200}
     params["mixes"] = [{"setting": "few_shot", "real": 6}]

@@ -33,6 +33,8 @@ app.add_typer(task_app, name="task")
 ParamsOption = Annotated[Path, typer.Option("--params", help="the params file to read")]
 TaskOption = Annotated[str, typer.Option("--task", help="task name (a card in src/synthclf/tasks/cards)")]
 SourceOption = Annotated[str, typer.Option("--source", help="training source: real, zero_shot, few_shot or a mix")]
+AllSourcesOption = Annotated[str | None, typer.Option(
+    "--source", help="one source only; without it every source of the task (what the dvc stage runs)")]
 
 
 def _params_with_task(params_path: Path, task: str | None) -> Params:
@@ -46,8 +48,8 @@ def _params_with_task(params_path: Path, task: str | None) -> Params:
     return params
 
 
-def _check_source(params: Params, source: str) -> None:
-    if source not in params.sources:
+def _check_source(params: Params, source: str | None) -> None:
+    if source is not None and source not in params.sources:
         raise SynthclfError(f"--source: got {source!r}; allowed: {', '.join(params.sources)}")
 
 
@@ -102,33 +104,33 @@ def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(help="0 = a
 
 
 @app.command()
-def validate(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Run the Great Expectations suite on a dataset; quarantine or fail per params."""
+def validate(task: TaskOption, source: AllSourcesOption = None, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Run the Great Expectations suites on a task's datasets; quarantine or fail per params."""
     def check(p: Params) -> None:
-        if source not in ("real", *p.generate.settings):
+        if source is not None and source not in ("real", *p.generate.settings):
             raise SynthclfError(f"--source: got {source!r}; allowed: real, {', '.join(p.generate.settings)}")
     run_stage("synthclf.validation.validate", params, task, source, check=check)
 
 
 @app.command()
-def mix(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Build a real+synthetic training mix such as few_shot+real100 from validated data."""
+def mix(task: TaskOption, source: AllSourcesOption = None, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Build a task's real+synthetic training mixes such as few_shot+real100 from validated data."""
     def check(p: Params) -> None:
-        if p.mix(source) is None:
+        if source is not None and p.mix(source) is None:
             names = [mix.source for mix in p.mixes]
             raise SynthclfError(f"--source: got {source!r}; params.yaml mixes are {names or 'empty'}")
     run_stage("synthclf.training.mix", params, task, source, check=check)
 
 
 @app.command()
-def train(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Fine-tune the classifier on one training source, once per seed."""
+def train(task: TaskOption, source: AllSourcesOption = None, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Fit the classifier (train.backend) on a task's training sources and predict the real test set."""
     run_stage("synthclf.training.train", params, task, source, check=lambda p: _check_source(p, source))
 
 
 @app.command()
-def evaluate(task: TaskOption, source: SourceOption, params: ParamsOption = DEFAULT_PARAMS) -> None:
-    """Score a trained source's checkpoints on the real test set."""
+def evaluate(task: TaskOption, source: AllSourcesOption = None, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Score a task's trained sources on the real test set."""
     run_stage("synthclf.training.evaluate", params, task, source, check=lambda p: _check_source(p, source))
 
 

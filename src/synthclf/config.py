@@ -21,6 +21,7 @@ from synthclf.paths import available_tasks
 from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.resources import ResourcesParams
 from synthclf.schema import Strict
+from synthclf.training.settings import BACKENDS, DEFAULT_BACKEND, HeadParams
 from synthclf.validation.settings import ValidationParams
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -96,7 +97,8 @@ class CompareParams(Strict):
 
 
 class TrainParams(Strict):
-    backend: Literal["transformer", "tfidf_logreg"] = "transformer"
+    backend: str = Field(DEFAULT_BACKEND, description="a name in training/settings.py's BACKENDS")
+    head: HeadParams = HeadParams()
     encoder: str = Field("bundled:all-MiniLM-L6-v2", description="bundled:<name> or a hub id such as roberta-base")
     epochs: float = Field(3, gt=0)
     min_steps: int = Field(60, ge=0, description="small synthetic sets still get this many optimiser steps")
@@ -111,6 +113,13 @@ class TrainParams(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     eval_batch_size: int = Field(128, gt=0, description="texts per prediction batch (a runtime knob: "
                                  "no stage depends on it)")
+
+    @field_validator("backend")
+    @classmethod
+    def _registered_backend(cls, name: str) -> str:
+        if name not in BACKENDS:
+            raise ValueError(f"allowed: {', '.join(BACKENDS)}")
+        return name
 
     @field_validator("encoder")
     @classmethod

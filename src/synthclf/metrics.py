@@ -26,7 +26,7 @@ Model = TypeVar("Model", bound=Strict)
 # --- train: dvclive/train/<task>/<source>/metrics.json (DVCLive's summary) -----------------------
 
 class UnitTraining(Strict):
-    """One training unit: what it was trained on and how (transformer fields are absent for TF-IDF)."""
+    """One training unit: what it was trained on and how (the fine-tuning fields are absent for linear heads)."""
     n_train: int
     seed: int
     label_counts: dict[str, int]
@@ -36,6 +36,7 @@ class UnitTraining(Strict):
     final_loss: float | None = None
     examples_per_second: float | None = None
     device: str | None = None
+    iterations: int | None = None  # a linear head's solver iterations
     cached: bool = False          # predictions from the unit cache (an identical unit fitted earlier)
 
 

@@ -44,8 +44,13 @@ def dataset_to_validate(task: str, source: str) -> Path:
 
 
 def validated_file(task: str, source: str) -> Path:
-    """Clean rows that passed validation; the only data `train` reads."""
-    return Path("data/validated") / task / f"{source}.jsonl"
+    """Clean rows that passed validation; the only data `train` reads. A real+synthetic mix
+    (<setting>+real<N>, built by `mix` from validated rows) lives in data/mixes/<task>/."""
+    return (Path("data/mixes") if "+real" in source else Path("data/validated")) / task / f"{source}.jsonl"
+
+
+def mixes_dir(task: str) -> Path:
+    return Path("data/mixes") / task
 
 
 def quarantine_file(task: str, source: str) -> Path:
@@ -67,9 +72,15 @@ def metrics_file(stage: str, task: str, name: str) -> Path:
 
 
 def live_dir(stage: str, task: str, source: str) -> Path:
-    """dvclive/<stage>/<task>/<source>: DVCLive's folder for a train or evaluate stage (metrics.json,
-    plots/metrics/<unit>/<name>.tsv per training step, plots/sklearn/confusion_matrix.json)."""
+    """dvclive/<stage>/<task>/<source>: DVCLive's metrics.json of a source's train or evaluate step
+    (its plots go to live_plots_dir, so dvc.yaml can declare each task's folder of metrics whole)."""
     return Path("dvclive") / stage / task / source
+
+
+def live_plots_dir(stage: str, task: str, source: str) -> Path:
+    """plots/<stage>/<task>/<source>: DVCLive's plots of the same step (metrics/curves/<unit>/<name>.tsv
+    per training step, sklearn/confusion_matrix.json)."""
+    return Path("plots") / stage / task / source
 
 
 def evaluate_metrics_file(task: str, source: str) -> Path:

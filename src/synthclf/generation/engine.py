@@ -1,8 +1,9 @@
 """The asynchronous generation loop: many calls in flight, results judged in sample order.
 
-Per label, sample indices 0, 1, 2, ... are launched in order, at most as many outstanding as
-examples are still needed (so a finished label costs no extra calls), and judged strictly in index
-order. Which texts are kept therefore never depends on which call happened to finish first: a
+Per label, calls 0, 1, 2, ... are launched in order, at most as many outstanding as examples are
+still needed (so a finished label costs no extra calls), and their texts judged strictly in call
+and list order (a completion-style call returns `texts_per_call` texts, sample indices
+call * texts_per_call + position). Which texts are kept therefore never depends on which call happened to finish first: a
 rerun over the cache gives byte-identical output. All labels run at once over one shared
 concurrency limit; the semaphore is first-come-first-served, so the calls of one label mostly run
 together, which lets llama.cpp reuse the shared prompt prefix.
@@ -21,7 +22,7 @@ from synthclf.generation.access import LLMSession, first_user_error
 from synthclf.generation.accounting import Accounting
 from synthclf.generation.cache import CachedResponse
 from synthclf.generation.cleaning import TextFilter, clean_text
-from synthclf.generation.prompts import Prompt, PromptBuilder
+from synthclf.generation.prompts import Prompt, PromptBuilder, split_items
 from synthclf.text.normalize import normalized
 
 
@@ -34,6 +35,7 @@ class Sample:
     response: CachedResponse
     text: str
     from_cache: bool
+    finish_reason: str | None = None  # the call's, for the list's last text; "stop" for the others
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Engine:
         self.max_attempts = max_attempts
         self.on_progress = on_progress
         self.window = 2 * session.llm.concurrency
+        self.per_call = builder.texts_per_call
         self.futures: dict[str, dict[int, asyncio.Future]] = {label: {} for label in filters}
         self.stop_reason: str | None = None
 
@@ -70,53 +73,63 @@ class Engine:
     async def _run_label(self, label: str, kept: list[Sample], group: asyncio.TaskGroup) -> None:
         futures = self.futures[label]
         tally = self.accounting.tally(label)
-        launched = judged = 0
+        max_calls = -(-self.max_attempts // self.per_call)
+        launched = judged_calls = judged = 0
         while len(kept) < self.per_class and judged < self.max_attempts:
             # Never more outstanding than still needed (no call wasted on a finished label), and a
-            # short queue, so a diversity prompt (which waits for earlier samples) is not starved.
-            window = min(self.per_class - len(kept), self.window)
-            while launched < self.max_attempts and launched - judged < window and not self.stop_reason:
-                futures[launched] = group.create_task(self._attempt(label, launched))
+            # short queue, so a diversity prompt (which waits for earlier calls) is not starved.
+            window = min(-(-(self.per_class - len(kept)) // self.per_call), self.window)
+            while launched < max_calls and launched - judged_calls < window and not self.stop_reason:
+                futures[launched] = group.create_task(self._call(label, launched))
                 launched += 1
-            if judged >= launched:
+            if judged_calls >= launched:
                 break  # stopped (budget) with nothing left in flight
-            sample = await futures[judged]
-            judged += 1
-            if sample is None:
-                continue  # skipped after the budget ran out: not an attempt
-            tally.attempts += 1
-            reason = self.filters[label].check(sample.text, sample.response.finish_reason)
-            if reason:
-                tally.rejected[reason] += 1
-            else:
-                kept.append(sample)
-                tally.kept += 1
-            if self.on_progress:
-                self.on_progress(self, reason is None)
+            samples = await futures[judged_calls]
+            judged_calls += 1
+            for sample in samples or ():  # None: skipped after the budget ran out, not an attempt
+                if len(kept) >= self.per_class or judged >= self.max_attempts:
+                    break  # a list's surplus texts are not needed
+                judged += 1
+                tally.attempts += 1
+                reason = self.filters[label].check(sample.text, sample.finish_reason)
+                if reason:
+                    tally.rejected[reason] += 1
+                else:
+                    kept.append(sample)
+                    tally.kept += 1
+                if self.on_progress:
+                    self.on_progress(self, reason is None)
         # Calls still in flight after a budget stop are paid for: let them land in the cache.
-        for index in range(judged, launched):
+        for index in range(judged_calls, launched):
             await futures[index]
 
-    async def _attempt(self, label: str, sample_index: int) -> Sample | None:
-        history = await self._history(label, sample_index)
-        prompt = self.builder.build(label, sample_index, history)
-        seed = self.builder.sample_seed(label, sample_index)
-        # The sample index is part of the cache key (generation requests have always been keyed so).
-        reply = await self.session.complete(prompt, seed, sample_index=sample_index)
+    async def _call(self, label: str, call_index: int) -> list[Sample] | None:
+        history = await self._history(label, call_index)
+        prompt = self.builder.build(label, call_index, history)
+        seed = self.builder.sample_seed(label, call_index)
+        # The call's first sample index is part of the cache key (generation requests have always been keyed so).
+        reply = await self.session.complete(prompt, seed, sample_index=call_index * self.per_call)
         if self.session.budget_exhausted:  # set by the call that spent it; no new call is sent
             self.stop_reason = "budget"
         if reply is None:
             return None
-        text = clean_text(reply.response.text, list(self.filters), opened_quote=prompt.opens_quote)
-        return Sample(label, sample_index, seed, prompt, reply.response, text, reply.from_cache)
+        raw_items = split_items(reply.response.text, prompt.items)
+        samples = []
+        for position, raw in enumerate(raw_items):
+            # only the list's last text can have been cut by the token cap
+            finish = reply.response.finish_reason if position == len(raw_items) - 1 else "stop"
+            text = clean_text(raw, list(self.filters), opened_quote=prompt.opens_quote)
+            samples.append(Sample(label, call_index * self.per_call + position, seed, prompt, reply.response, text,
+                                  reply.from_cache, finish))
+        return samples
 
-    async def _history(self, label: str, sample_index: int) -> list[str]:
-        """The texts of earlier samples a diversity prompt shows (they were launched before this one)."""
+    async def _history(self, label: str, call_index: int) -> list[str]:
+        """The texts of earlier calls a diversity prompt shows (they were launched before this one)."""
         texts = []
-        for index in self.builder.history_indices(sample_index):
-            earlier = await self.futures[label][index]
-            if earlier is not None and earlier.text:
-                texts.append(earlier.text)
+        for index in self.builder.history_indices(call_index):
+            for earlier in await self.futures[label][index] or ():
+                if earlier.text:
+                    texts.append(earlier.text)
         return texts
 
 

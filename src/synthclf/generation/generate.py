@@ -105,7 +105,8 @@ async def _generate(params: Params, task: str, setting: str, card: TaskCard,
                                     context_prompt=card.context_prompt, text_kind=card.text_kind,
                                     labels=card.labels, max_words=card.max_words, pool_by_label=pool,
                                     few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
-                                    seed=replicate_seed(gen, replicate))
+                                    seed=replicate_seed(gen, replicate), texts_per_call=gen.texts_per_call,
+                                    tokens_per_text=params.llm.max_tokens)
             progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), session.stats)
             engine = Engine(builder=builder, session=session, filters=build_filters(card, gen, pool),
                             per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
@@ -133,7 +134,9 @@ def to_record(task: str, setting: str, llm: LLMParams, replicate: int, sample: A
         "task": task, "text": sample.text, "label": sample.label, "source": setting, "replicate": replicate,
         "model": llm.model, "prompt_id": sample.prompt.prompt_id, "sample_index": sample.sample_index,
         "seed": sample.seed, "temperature": llm.temperature,
+        # the call's tokens, shared by the texts_in_call texts of its list
         "tokens": {"prompt": sample.response.prompt_tokens, "completion": sample.response.completion_tokens},
+        "texts_in_call": sample.prompt.items,
     }
 
 

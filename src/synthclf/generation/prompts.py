@@ -5,8 +5,12 @@ Two settings x two styles, one YAML template each:
   every `diversity_every` generations a diversity prompt that shows what was written before.
 - few_shot: the same context + k real examples of the label drawn at random from the pool before
   each generation, with the instruction to imitate them without copying.
-- chat: messages for /chat/completions (instruction models);
-  completion: a numbered list the model continues, for /completions (small and base models).
+- chat: messages for /chat/completions (instruction models), one text per call;
+  completion: a numbered list the model continues, for /completions (small and base models),
+  `texts_per_call` items per call: the shared prompt is read once for several texts. The list
+  stops before the item after the last one wanted, and `split_items` cuts the answer into texts.
+  Zero-shot calls after a label's first list the texts of its previous call first: the paper's
+  diversity prompt ("different from what was generated before"), once per `texts_per_call` texts.
 
 Everything a prompt depends on (the example draw, the seed) comes from the sample index, so a
 prompt can be rebuilt exactly on a rerun and found in the response cache.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +58,8 @@ class Prompt:
     text: str = ""
     stop: tuple[str, ...] = ()
     opens_quote: bool = False  # the prompt ends inside an opened quote the text should close
-    max_tokens: int | None = None  # the answer's token cap when not llm.max_tokens (a one-letter verdict)
+    max_tokens: int | None = None  # the answer's token cap when not llm.max_tokens (a one-letter verdict, a list)
+    items: int = 1                 # texts the answer holds (split_items), for a completion-style list
     examples: tuple[str, ...] = field(default=(), compare=False)
 
     def body(self) -> dict:
@@ -105,9 +111,18 @@ class PromptBuilder:
     few_shot_k: int
     diversity_every: int
     seed: int
+    texts_per_call: int = 1
+    tokens_per_text: int = 60
 
     def __post_init__(self) -> None:
         self.template = load_template(self.setting, self.style)
+        if self.style == "chat":
+            self.texts_per_call = 1  # the paper's protocol: one text per conversation
+
+    @property
+    def listed(self) -> bool:
+        """Several texts per call, as one numbered list."""
+        return self.texts_per_call > 1
 
     @property
     def prompt_id(self) -> str:
@@ -118,9 +133,15 @@ class PromptBuilder:
         return stable_int(self.seed, self.task, self.setting, label, sample_index)
 
     def history_indices(self, sample_index: int) -> range:
-        """Earlier samples a diversity prompt shows ("what you wrote before"); empty otherwise."""
+        """Earlier calls whose texts a diversity prompt shows ("what you wrote before"); empty otherwise.
+        One text per call: every `diversity_every`-th sample shows the ones before it. A list per call:
+        every call after the first shows its predecessor's texts."""
         every = self.diversity_every
-        if self.setting != "zero_shot" or every <= 0 or sample_index == 0 or sample_index % every:
+        if self.setting != "zero_shot" or every <= 0 or sample_index == 0:
+            return range(0)
+        if self.listed:
+            return range(sample_index - 1, sample_index)
+        if sample_index % every:
             return range(0)
         return range(sample_index - every, sample_index)
 
@@ -166,5 +187,30 @@ class PromptBuilder:
         lines.append(open_item)
         fields["items"] = "\n".join(lines)
         text = parts["prompt"].format(**fields)
-        return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=self.template.stop,
-                      opens_quote=open_item.rstrip().endswith('"'), examples=tuple(examples))
+        opens_quote = open_item.rstrip().endswith('"')
+        if not self.listed:
+            return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=self.template.stop,
+                          opens_quote=opens_quote, examples=tuple(examples))
+        # The list ends before the item after the last one wanted, or where the model ends it.
+        after_last = len(listed) + 1 + self.texts_per_call
+        return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=(f"\n{after_last}.", "\n\n"),
+                      opens_quote=opens_quote, max_tokens=self.texts_per_call * self.tokens_per_text,
+                      items=self.texts_per_call, examples=tuple(examples))
+
+
+ITEM_LINE = re.compile(r'^\s*\d{1,3}[.)]\s*"?(.*)$')
+
+
+def split_items(raw: str, items: int) -> list[str]:
+    """The texts of a completion-style list answer, in order, at most `items`: the first continues the
+    open item; each later one is a numbered line. The list ends at the first line that is not one."""
+    if items <= 1:
+        return [raw]
+    lines = raw.split("\n")
+    texts = [lines[0]]
+    for line in lines[1:]:
+        match = ITEM_LINE.match(line)
+        if match is None or len(texts) == items:
+            break
+        texts.append(match.group(1))
+    return texts

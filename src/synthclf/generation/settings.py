@@ -58,6 +58,8 @@ class GenerationParams(Strict):
     per_class: int = Field(20, gt=0, description="valid examples wanted per label, per replicate")
     replicates: int = Field(2, ge=1, le=20, description="independent samples of the generator (seed generate.seed + r)")
     few_shot_k: int = Field(4, gt=0)
+    texts_per_call: int = Field(5, ge=1, le=20, description="completion style: texts the model writes per call, "
+                                "continuing one numbered list (chat style: always 1)")
     diversity_every: int = Field(5, ge=0, description="a diversity prompt every n generations; 0 = never")
     max_attempts_factor: float = Field(4.0, ge=1, description="attempt budget = factor * per_class per label")
     min_words: int = Field(2, ge=1)

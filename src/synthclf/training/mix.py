@@ -2,7 +2,7 @@
 
 A mix {setting: few_shot, real: 100} (source name few_shot+real100) = every validated few-shot
 record of a generation replicate plus 100 real training records drawn stratified by label, a fresh
-draw per replicate (seed + replicate); written to data/validated/<task>/<mix>.jsonl with each
+draw per replicate (seed + replicate); written to data/mixes/<task>/<mix>.jsonl with each
 record's `replicate`, so `train` fits one model per replicate like any other source.
 """
 
@@ -35,7 +35,15 @@ def draw_stratified(records: list[dict], count: int, seed: int) -> list[dict]:
     return (drawn + leftovers)[:count]
 
 
-def run(params: Params, task: str, source: str) -> None:
+def run(params: Params, task: str, source: str | None = None) -> None:
+    """One mix, or (source None: the dvc stage) every mix in params.mixes; data/mixes/<task>/ exists
+    afterwards even when there is none (train depends on the folder)."""
+    paths.mixes_dir(task).mkdir(parents=True, exist_ok=True)
+    for name in [source] if source else [mix.source for mix in params.mixes]:
+        build_mix(params, task, name)
+
+
+def build_mix(params: Params, task: str, source: str) -> None:
     mix = params.mix(source)
     real = read_jsonl(paths.validated_file(task, "real"))
     records = []

@@ -1,8 +1,9 @@
-"""Stage `validate`: check one dataset (real, zero_shot or few_shot) with Great Expectations.
+"""Stage `validate`: check a task's datasets (real, zero_shot, few_shot) with Great Expectations.
 
-Reads the dataset (`paths.dataset_to_validate`), the real test set (contamination) and the real
-train set (the diversity reference), runs the rows suite and the dataset suite (see suite.py), and
-writes:
+The stage runs per task (`synthclf validate --task T`: real data, then every generation setting;
+`--source S` checks one). For each dataset it reads the dataset (`paths.dataset_to_validate`), the
+real test set (contamination) and the real train set (the diversity reference), runs the rows suite
+and the dataset suite (see suite.py), and writes:
 
 - `paths.quarantine_file`: every flagged row with its `reasons` and `row_index` (plus, for
   contamination, the nearest test item's id, cosine and n-gram share); always written, maybe empty;
@@ -252,7 +253,22 @@ def report_failure(summary: dict, results: SuiteResults, inputs: Inputs, setting
                          f"{paths.metrics_file('validate', task, source)}")
 
 
-def run(params: Params, task: str, source: str) -> None:
+def run(params: Params, task: str, source: str | None = None) -> None:
+    """One source, or (source None: the dvc stage) the real data and every generation setting, in one
+    process (Great Expectations and the encoder load once per task). Every source is validated and
+    reported before a failure stops the stage."""
+    failures = []
+    for name in [source] if source else [paths.REAL, *params.generate.settings]:
+        try:
+            validate_source(params, task, name)
+        except SynthclfError as failure:
+            failures.append(failure)
+    if failures:
+        others = f" (and {len(failures) - 1} more source(s) failed: see above)" if len(failures) > 1 else ""
+        raise SynthclfError(f"{failures[0]}{others}")
+
+
+def validate_source(params: Params, task: str, source: str) -> None:
     settings = params.validate_
     inputs = load_inputs(task, source)
     with atomic_directory(paths.validation_docs_dir(task, source)) as docs_build:
