@@ -9,7 +9,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -174,20 +173,59 @@ def test_auto_threads_leaves_busy_cores_alone(cores, load, expected):
     assert auto_threads(cores=cores, load=load) == expected
 
 
-def test_auto_threads_reads_this_machine():
-    assert 1 <= auto_threads() <= len(os.sched_getaffinity(0))
+def test_auto_threads_reads_this_machine(monkeypatch):
+    """With no arguments: this process's usable cores (resources.usable_cores, the affinity) minus
+    the cores busy now (busy_cores), each read from the machine, not defaulted."""
+    from synthclf import resources
+    from synthclf.generation import server
+
+    cores = len(os.sched_getaffinity(0))
+    assert resources.usable_cores() == cores
+    monkeypatch.setattr(server, "busy_cores", lambda: 0.0)
+    assert auto_threads() == cores
+    monkeypatch.setattr(resources, "usable_cores", lambda: 7)
+    monkeypatch.setattr(server, "busy_cores", lambda: 2.4)
+    assert auto_threads() == 5
+    monkeypatch.setattr(server, "busy_cores", lambda: 6.6)
+    assert auto_threads() == 1
 
 
-def test_busy_cores_sees_a_process_spinning_now():
-    """The count the server's thread choice starts from follows what runs now (a spinning child),
-    where the 1-minute load average would lag by a minute either way."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.5)
-        assert busy_cores(window_s=0.5) >= 0.6
-    finally:
-        spinner.kill()
-        spinner.wait()
+class FakeProcStat:
+    """/proc/stat read twice: the cpu line of each sample, in turn."""
+
+    def __init__(self, *cpu_lines: str) -> None:
+        self.lines = list(cpu_lines)
+
+    def __call__(self, name):
+        assert str(name) == "/proc/stat"
+        return self
+
+    def read_text(self) -> str:
+        return self.lines.pop(0) + "\ncpu0 1 2 3 4\n"
+
+
+def test_busy_cores_counts_the_time_not_idle_between_two_samples(monkeypatch):
+    """Busy share of the machine's jiffies between two /proc/stat samples (idle and iowait count as
+    idle), times its CPUs; computed from fixed samples, so a loaded host cannot blur it."""
+    from synthclf.generation import server
+
+    monkeypatch.setattr(server.os, "cpu_count", lambda: 4)
+    # user nice system idle iowait irq softirq: +150 +0 +150 +80 +20 +0 +0 -> 300 of 400 busy
+    monkeypatch.setattr(server, "Path", FakeProcStat("cpu  100 0 100 800 0 0 0", "cpu  250 0 250 880 20 0 0"))
+    assert busy_cores(window_s=0) == pytest.approx(3.0)
+    monkeypatch.setattr(server, "Path", FakeProcStat("cpu  100 0 100 800 0", "cpu  100 0 100 900 0"))
+    assert busy_cores(window_s=0) == 0.0
+    monkeypatch.setattr(server, "Path", FakeProcStat("cpu  100 0 100 800 0", "cpu  100 0 100 800 0"))
+    assert busy_cores(window_s=0) == 0.0   # no time passed: nothing busy, no division by zero
+
+
+def test_busy_cores_reads_proc_stat_not_the_load_average(monkeypatch):
+    """On Linux the count comes from /proc/stat now; the 1-minute load average lags a minute."""
+    def no_loadavg():
+        raise AssertionError("busy_cores fell back to the load average although /proc/stat is readable")
+
+    monkeypatch.setattr(os, "getloadavg", no_loadavg)
+    assert 0.0 <= busy_cores(window_s=0.05) <= os.cpu_count()
 
 
 def write_params(tmp_path: Path, **llm) -> Path:

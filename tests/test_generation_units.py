@@ -281,6 +281,28 @@ def test_token_limiter_clamps_big_requests_and_settles_real_usage() -> None:
     asyncio.run(scenario())
 
 
+def test_rate_limits_reach_the_client_from_params(tmp_path: Path) -> None:
+    """llm.requests_per_minute and llm.tokens_per_minute, read from a params file, are the client's limits."""
+    import socket
+
+    import yaml
+
+    from synthclf.config import load_params
+    from synthclf.generation.client import LLMClient
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text(encoding="utf-8"))
+    raw["llm"].update(base_url="http://127.0.0.1:9/v1", model="gpt-4o-mini", requests_per_minute=120,
+                      tokens_per_minute=9000)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    llm = load_params(tmp_path / "params.yaml").llm
+    with socket.socket() as listener:            # something listening, so the client's reachability check passes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = LLMClient(llm, f"http://127.0.0.1:{listener.getsockname()[1]}/v1", "k", llama_cpp=False)
+    assert client.requests_limiter.rate == pytest.approx(2.0) and not client.requests_limiter.unlimited
+    assert client.tokens_limiter.rate == pytest.approx(150.0) and not client.tokens_limiter.unlimited
+
+
 def test_unlimited_limiter_never_waits() -> None:
     limiter = RateLimiter(per_minute=0)
     assert asyncio.run(limiter.acquire(10**9)) == 10**9
@@ -298,9 +320,16 @@ def test_retry_after_parsing() -> None:
 def test_backoff_is_jittered_exponential_and_respects_retry_after() -> None:
     policy = RetryPolicy(max_retries=6, base_s=0.5, max_s=4)
     rng = random.Random(0)
-    delays = [policy.delay(number, None, rng) for number in range(8) for _ in range(50)]
-    assert all(0 <= delay <= 4 for delay in delays) and max(delays) > 2
-    assert all(2 <= policy.delay(0, 2, rng) <= 2.5 for _ in range(20))
+    for number in range(8):
+        ceiling = min(4, 0.5 * 2 ** number)          # 0.5, 1, 2, 4, 4, ...: doubles, then capped
+        delays = [policy.delay(number, None, rng) for _ in range(400)]
+        assert all(0 <= delay <= ceiling for delay in delays), number
+        # full jitter: spread uniformly over [0, ceiling], so it reaches both ends and centres on half of it
+        assert max(delays) >= 0.95 * ceiling and min(delays) <= 0.05 * ceiling, number
+        assert sum(delays) / len(delays) == pytest.approx(ceiling / 2, rel=0.1), number
+    # a server's Retry-After is a floor, with up to base_s of jitter on top
+    after = [policy.delay(0, 2, rng) for _ in range(200)]
+    assert all(2 <= delay <= 2.5 for delay in after) and max(after) - min(after) > 0.4
 
 
 def test_errors_are_sorted_into_transient_and_fatal() -> None:

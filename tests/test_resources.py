@@ -44,11 +44,23 @@ def test_device_rule(device, cuda, mps, expected):
     assert resolve_device(device, cuda=cuda, mps=mps) == expected
 
 
-def test_auto_is_cpu_on_this_machine():
+def test_auto_reads_what_torch_sees(monkeypatch):
+    """auto asks torch: cuda where it sees a GPU, mps where it sees Apple's, else cpu (this CPU
+    machine: cpu, never a device it does not have)."""
     import torch
 
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto") in (expected, "mps")
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    expected = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    assert resolve_device("auto") == expected
+    if sys.platform == "linux":
+        assert not mps and resolve_device("auto") in ("cuda", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == "mps"
 
 
 def test_missing_device_is_one_clear_line():
@@ -89,8 +101,18 @@ def test_server_threads_follow_resources():
 
 
 def test_params_have_resources_and_no_train_threads(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
     params = load_params(REPO / "params.yaml")
-    assert params.resources.device in ("auto", "cpu", "cuda", "mps")
+    assert (params.resources.threads, params.resources.device) == (raw["resources"]["threads"],
+                                                                    raw["resources"]["device"])
+    raw["resources"].update(threads=3, device="cpu")
+    read = tmp_path / "read.yaml"
+    read.write_text(yaml.safe_dump(raw))
+    assert (load_params(read).resources.threads, load_params(read).resources.device) == (3, "cpu")
+    raw["resources"]["device"] = "tpu"
+    read.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SynthclfError, match=r"resources.device: got 'tpu'; allowed: 'auto', 'cpu', 'cuda' or 'mps'"):
+        load_params(read)
     assert "threads" not in TrainParams.model_fields
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["train"]["threads"] = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,11 +44,29 @@ def test_every_card_loads_and_the_offline_suite_spans_subjectivity():
 
 
 def test_hub_task_fails_fast_with_the_fix_when_offline(project, monkeypatch):
+    """Fast by construction, not by a stopwatch: with HF_HUB_OFFLINE=1 nothing touches the network
+    or loads `datasets`; without it, one connection attempt with a 5 s timeout decides."""
+    def no_network(*args, **kwargs):
+        raise AssertionError("HF_HUB_OFFLINE=1, yet fetch tried the network")
+
+    monkeypatch.setattr(fetch.socket, "create_connection", no_network)
+    monkeypatch.setitem(sys.modules, "datasets", None)     # importing it would raise ImportError, not the line
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    started = time.monotonic()
     with pytest.raises(SynthclfError, match="not reachable.*offline task.*source.kind: file"):
         fetch.run("ag_news")
-    assert time.monotonic() - started < 10
+    assert not paths.raw_dir("ag_news").exists()
+
+    attempts = []
+
+    def unreachable(address, timeout=None, *args, **kwargs):
+        attempts.append((address, timeout))
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(fetch.socket, "create_connection", unreachable)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with pytest.raises(SynthclfError, match="not reachable.*offline task.*source.kind: file"):
+        fetch.run("ag_news")
+    assert attempts == [(("huggingface.co", 443), 5.0)]
     assert not paths.raw_dir("ag_news").exists()
 
 
