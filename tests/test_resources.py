@@ -148,7 +148,7 @@ def test_cli_names_the_fix_for_cuda_without_a_gpu(tmp_path):
 
 
 def test_fit_transformer_reports_its_device():
-    from synthclf.training.train import fit_transformer, predict_texts
+    from synthclf.training.backends.transformer import fit_transformer, predict_texts
 
     train = TrainParams(epochs=1, min_steps=2, batch_size=4, max_length=16, eval_batch_size=3)
     texts = ["good film", "bad film", "great movie", "awful movie"] * 2
