@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synthclf.training.settings import BACKENDS
+
 REPO = Path(__file__).resolve().parents[1]
 WATCHED = ("data", "models", "metrics", "reports")
 SECRET = "sk-bad-inputs-9f3a1c77e2"
@@ -224,7 +226,7 @@ CASES = [
     Case("params-unknown-source", params(append("sources", "few_shot+real7")), PREPARE,
          ["sources: 'few_shot+real7' is not one of", "add it to generate.settings or mixes"]),
     Case("params-unknown-backend", params(set_in("train", backend="gpu")), PREPARE,
-         ["train.backend: got 'gpu'", "allowed: 'transformer' or 'tfidf_logreg'"]),
+         ["train.backend: got 'gpu'", f"allowed: {', '.join(BACKENDS)}"]),
     Case("params-unknown-bundled-encoder", params(set_in("train", encoder="bundled:nope")), PREPARE,
          ["train.encoder: got 'bundled:nope'", "the bundled encoders installed are bundled:all-MiniLM-L6-v2",
           "or name a hub id"]),
@@ -392,19 +394,34 @@ def endpoint_params(base_url: str) -> Callable[[Path], None]:
                                             timeout_s=20, max_retries=2, retry_base_s=0.1, retry_max_s=0.2))
 
 
-def test_unreachable_base_url_fails_within_the_timeout_naming_url_and_fix(project):
+def test_unreachable_base_url_fails_within_the_timeout_naming_url_and_fix(project, monkeypatch):
     url = f"http://127.0.0.1:{closed_port()}/v1"
     endpoint_params(url)(project)
     before = snapshot(project)
-    started = time.monotonic()
+    # the command: one line naming the URL and the fix (and, via run_cli's timeout, no hang)
     result = run_cli(project, "generate", "--task", "sms_spam", "--setting", "zero_shot",
                      env={"SYNTHCLF_TEST_KEY": SECRET})
-    elapsed = time.monotonic() - started
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(errors) == 1 and url in errors[0] and "not reachable" in errors[0], result.stderr[-2000:]
     assert "fix llm.base_url" in errors[0]
-    assert elapsed < 20, f"took {elapsed:.1f}s, llm.timeout_s is 20"
+    assert snapshot(project) == before
+    # how long the stage takes to give up, timed in this process: a fresh interpreter's start-up on
+    # busy cores is not the endpoint's doing and stays out of the measurement
+    from synthclf.config import load_params
+    from synthclf.errors import SynthclfError
+    from synthclf.generation import generate
+
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("SYNTHCLF_TEST_KEY", SECRET)
+    monkeypatch.setenv("SYNTHCLF_CACHE_DIR", str(project / ".synthclf_cache"))
+    monkeypatch.setenv("SYNTHCLF_CARDS_DIR", str(project / "src/synthclf/tasks/cards"))   # the project's own cards
+    params = load_params(project / "params.yaml")
+    started = time.monotonic()
+    with pytest.raises(SynthclfError, match="not reachable"):
+        generate.run(params, "sms_spam", "zero_shot")
+    elapsed = time.monotonic() - started
+    assert elapsed < params.llm.timeout_s, f"took {elapsed:.1f}s, llm.timeout_s is {params.llm.timeout_s}"
     assert snapshot(project) == before
 
 
