@@ -63,8 +63,10 @@ def project_params(llm: dict[str, Any] | None = None, generate: dict[str, Any] |
         # the light profile: SmolLM2 whatever the default generator is (the tests' server serves it)
         "llm": {**repo["llm"], "model": "SmolLM2-135M-Instruct", "concurrency": 2, "max_tokens": 48, "timeout_s": 30, "retry_base_s": 0.05,
                 "retry_max_s": 0.5, **(llm or {})},
+        # one text per call (where a call may write several): these tests count calls, retries and cache
+        # rows per text; several texts per call have their own tests (tests/test_generation_lists.py)
         "generate": {**repo["generate"], "per_class": 3, "replicates": 1, "max_attempts_factor": 4.0, "budget_usd": 0,
-                     **(generate or {})},
+                     **({"texts_per_call": 1} if "texts_per_call" in repo["generate"] else {}), **(generate or {})},
         "compare": {"sizes": []},   # one learning-curve point: these tests generate a handful of texts
     }
 

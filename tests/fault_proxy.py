@@ -3,7 +3,8 @@
 Runs an aiohttp server in its own thread and event loop so that both in-process runs and
 `synthclf` subprocesses can talk to it. Each POST takes the next fault from `faults` (or passes
 through when none is left); every fault is answered by the proxy itself, without calling the
-upstream server, so `forwarded` counts exactly the completions the upstream really produced.
+upstream server, so `forwarded` counts exactly the completions the upstream really produced and the
+client received; `abandoned` those it produced after the client had given up on them (timed out).
 
 Faults: "429" (with Retry-After), "500", "stall" (no answer for `stall_s`, then the connection is
 dropped), "malformed" (200 with broken JSON), "drop" (connection closed without an answer),
@@ -67,8 +68,14 @@ class FaultProxy:
 
     @property
     def forwarded(self) -> list[dict]:
-        """Bodies of requests the upstream server answered (each one a real, finished call)."""
+        """Bodies of requests the upstream server answered to a client still waiting (each one a real,
+        finished call the client received)."""
         return [item.body for item in self.seen if item.action == "forwarded"]
+
+    @property
+    def abandoned(self) -> list[dict]:
+        """Bodies of requests the upstream answered after the client had hung up (it timed out)."""
+        return [item.body for item in self.seen if item.action == "abandoned"]
 
     def reset(self) -> None:
         self.seen.clear()
@@ -134,6 +141,12 @@ class FaultProxy:
         target = self.upstream.rstrip("/").removesuffix("/v1") + request.path_qs
         async with self.session.request(request.method, target, data=raw or None, headers=headers) as upstream:
             payload = await upstream.read()
-            entry.action = "forwarded" if upstream.status == 200 else f"upstream_{upstream.status}"
-            return web.Response(status=upstream.status, body=payload,
-                                content_type=upstream.content_type or "application/json")
+        if upstream.status != 200:
+            entry.action = f"upstream_{upstream.status}"
+        elif request.transport is None or request.transport.is_closing():
+            # the client gave up (its timeout) while the upstream was still working: a finished
+            # completion that nobody received, so the client's retry of the same request is no repeat
+            entry.action = "abandoned"
+        else:
+            entry.action = "forwarded"
+        return web.Response(status=upstream.status, body=payload, content_type=upstream.content_type or "application/json")

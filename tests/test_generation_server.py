@@ -24,6 +24,7 @@ from synthclf import paths
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.generation import generate
+from synthclf.generation.settings import GenerationParams
 from synthclf.records import read_json, read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.slow
 SYNTHCLF = str(Path(sys.executable).with_name("synthclf"))  # the console script of this environment
 PROVENANCE = {"id", "task", "text", "label", "source", "model", "prompt_id", "sample_index", "seed",
               "temperature", "tokens", "replicate"}
+if "texts_per_call" in GenerationParams.model_fields:   # where one call may write several texts
+    PROVENANCE.add("texts_in_call")
 
 
 def run_generate(setting: str = "zero_shot") -> tuple[list[dict], dict]:
@@ -84,7 +87,9 @@ def test_chat_style_against_the_real_server(gen_project, fault_proxy) -> None:
     assert metrics["prompt_style"] == "chat" and metrics["status"] == "ok" and metrics["calls"] > 0
     assert all("messages" in body and "prompt" not in body and "repeat_penalty" not in body
                for body in fault_proxy.forwarded)
-    assert 0 < metrics["calls"] <= len(fault_proxy.forwarded)   # a call that timed out was forwarded, then retried
+    # a call that timed out on a busy machine finished upstream unreceived (abandoned), then was retried
+    assert 0 < metrics["calls"] == len(fault_proxy.forwarded)
+    assert len(fault_proxy.abandoned) <= metrics["errors"].get("timeout", 0)
     assert sorted(record["label"] for record in records) == ["ham", "spam"]
     for record in records:
         assert set(record) == PROVENANCE and record["text"].strip()
@@ -105,11 +110,16 @@ def test_faults_lose_duplicate_or_corrupt_nothing(gen_project, fault_proxy) -> N
     assert metrics["retries"] >= len(faults)
     expected = {"connection": 2, "malformed": 2, "rate_limited": 2, "server_error": 2, "timeout": 1}
     assert all(metrics["errors"].get(kind, 0) >= count for kind, count in expected.items()), metrics["errors"]
-    # every upstream completion became exactly one cache row; nothing was asked twice
+    # every completion the client received became exactly one cache row; nothing received was asked
+    # twice. On busy cores a real call can outlast timeout_s: the upstream finishes it for a client that
+    # has hung up (abandoned, counted as a timeout) and the retry resends the same seed.
     rows = cache_rows(root)
     assert metrics["calls"] == len(fault_proxy.forwarded) == len(rows)
     seeds = [body["seed"] for body in fault_proxy.forwarded]
     assert len(seeds) == len(set(seeds))
+    abandoned = [body["seed"] for body in fault_proxy.abandoned]
+    assert len(abandoned) <= metrics["errors"]["timeout"] - 1   # the injected stall is one timeout
+    assert set(abandoned) <= set(seeds), "an abandoned call was never retried to completion"
     # Retry-After was honoured: the request after a 429 came at least 1 s later
     seen = fault_proxy.seen
     for number, item in enumerate(seen):
@@ -215,12 +225,59 @@ def test_a_label_with_zero_examples_is_an_error(gen_project, fault_proxy) -> Non
     assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
 
 
-def test_the_bundled_server_is_started_only_when_a_call_is_needed(gen_project) -> None:
+def test_the_bundled_server_is_started_only_when_a_call_is_needed(gen_project, monkeypatch) -> None:
+    from synthclf.generation import server
+
+    started = []
+    real_spawn = server.spawned_server
+
+    def counted(*args, **kwargs):
+        started.append(args)
+        return real_spawn(*args, **kwargs)
+
+    monkeypatch.setattr(server, "spawned_server", counted)
     gen_project(llm={"base_url": None}, generate={"per_class": 1})
     records, metrics = run_generate("zero_shot")
     assert metrics["backend"] == "llama_cpp" and metrics["calls"] > 0 and records
-    _records, again = run_generate("zero_shot")
-    assert again["calls"] == 0
+    assert len(started) == 1   # the calls needed it: started once for all of them
+
+    def no_server(*args, **kwargs):
+        raise AssertionError("a fully cached run must not start the bundled server")
+
+    monkeypatch.setattr(server, "spawned_server", no_server)
+    again_records, again = run_generate("zero_shot")
+    assert again["calls"] == 0 and again["cache_hits"] == metrics["attempts"] and again_records == records
+
+
+def test_replicate_r_is_generated_with_seed_generate_seed_plus_r(gen_project, fault_proxy) -> None:
+    """README: replicate r uses seed generate.seed + r. So replicate 1 of a run with seed 5 is, call for
+    call, replicate 0 of a run with seed 6: the second run is answered wholly from the response cache."""
+    llm = {"base_url": fault_proxy.url, "backend": "llama_cpp"}
+    gen_project(llm=llm, generate={"per_class": 2, "replicates": 2, "seed": 5})
+    records, metrics = run_generate("zero_shot")
+    second = sorted((r["label"], r["sample_index"], r["seed"], r["text"]) for r in records if r["replicate"] == 1)
+    first = sorted((r["label"], r["sample_index"], r["seed"], r["text"]) for r in records if r["replicate"] == 0)
+    assert second and first and metrics["calls"] > 0 and {s[2] for s in second}.isdisjoint(s[2] for s in first)
+    fault_proxy.reset()
+    gen_project(llm=llm, generate={"per_class": 2, "replicates": 1, "seed": 6})
+    alone, again = run_generate("zero_shot")
+    assert again["calls"] == 0 and fault_proxy.seen == [] and again["cache_hits"] > 0
+    assert sorted((r["label"], r["sample_index"], r["seed"], r["text"]) for r in alone) == second
+
+
+def test_requests_per_minute_from_params_paces_the_calls(gen_project, fault_proxy) -> None:
+    """llm.requests_per_minute reaches the client: at 30 a minute (one every 2 s after a burst of 10 s'
+    worth, 5 calls), request k (from 0) cannot leave before (k - 4) * 2 s. Lower bounds only: a slow
+    machine can only make the calls later."""
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "requests_per_minute": 30,
+                     "concurrency": 2}, generate={"per_class": 4, "max_attempts_factor": 2.0})
+    started = time.monotonic()
+    _records, metrics = run_generate("zero_shot")
+    times = sorted(item.at for item in fault_proxy.seen)
+    assert len(times) == metrics["http_requests"] >= 7, metrics
+    for k, at in enumerate(times):
+        if k >= 5:
+            assert at - started >= (k - 4) * 2.0 - 0.05, f"request {k} left after {at - started:.2f}s"
 
 
 def wait_for_rows(db_path: Path, count: int, process: subprocess.Popen, timeout_s: float = 120) -> None:
