@@ -112,6 +112,28 @@ def wait_for_new_rows(root: Path, before: int, new: int, process: subprocess.Pop
     raise AssertionError(f"fewer than {new} new cached calls after {timeout_s}s")
 
 
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_until_computing(server: int, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Until the bundled server is computing an answer: a call is in flight now (the server sleeps
+    between calls, and computes only for one). Two busy 50 ms windows in a row, so a call that is
+    about to finish is not mistaken for one in progress."""
+    deadline = time.monotonic() + timeout_s
+    busy_windows = 0
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "generation ended before it could be interrupted; raise per_class"
+        before = cpu_ticks(server)
+        time.sleep(0.05)
+        busy_windows = busy_windows + 1 if cpu_ticks(server) > before else 0
+        if busy_windows >= 2:
+            return
+    raise AssertionError(f"the bundled server computed nothing for {timeout_s}s")
+
+
 def stop_lines(stderr: Path) -> list[str]:
     """stderr without the progress bar (tqdm redraws it with carriage returns)."""
     text = stderr.read_text(encoding="utf-8", errors="replace").replace("\r", "\n")
@@ -168,6 +190,7 @@ def interrupt_once(root: Path, send: Callable[[subprocess.Popen, int], None], ex
     try:
         wait_for_new_rows(root, before, 1, process)
         server = server_child(process.pid)
+        wait_until_computing(server, process)   # a call in flight when the signal comes, not assumed
         sent = time.monotonic()
         send(process, server)
         process.wait(timeout=60)
@@ -315,7 +338,8 @@ def training_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params.update(tasks=["sms_spam"], sources=["real"], mixes=[],
                   split={"sms_spam": {"train_size": 40, "test_size": 20, "pool_size": 4}})
-    params["train"].update(epochs=1, min_steps=2000, batch_size=8, max_length=32, seeds=[0])
+    # fine-tuning (optimiser steps to interrupt), whatever the default backend is
+    params["train"].update(backend="transformer", epochs=1, min_steps=2000, batch_size=8, max_length=32, seeds=[0])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     write_jsonl(paths.validated_file("sms_spam", "real"), records(20, seed=1))
