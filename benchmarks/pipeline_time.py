@@ -49,7 +49,6 @@ STAGE_IMPORTS = {
     "prepare": ["synthclf.tasks.prepare"],
     "generate": ["synthclf.generation.generate", "openai"],
     "validate": ["synthclf.validation.validate", "great_expectations", "sentence_transformers"],
-    "validate_real": ["synthclf.validation.validate", "great_expectations", "sentence_transformers"],
     "mix": ["synthclf.training.mix"],
     "train": ["synthclf.training.train"],
     "evaluate": ["synthclf.training.evaluate", "sklearn.metrics", "dvclive"],
@@ -119,6 +118,23 @@ def fixed_costs(commands: set[str], backend: str, repeats: int, cwd: Path) -> di
     return costs
 
 
+def llm_counts(root: Path) -> dict[str, int]:
+    """The run's LLM calls and response-cache hits, summed over the generate stages' metrics
+    (0 hits for a run from scratch)."""
+    totals = {"calls": 0, "cache_hits": 0, "kept_texts": 0}
+    for path in sorted((root / "metrics" / "generate").glob("*/*.json")):
+        metrics = json.loads(path.read_text())
+        totals["calls"] += int(metrics.get("calls", 0))
+        totals["cache_hits"] += int(metrics.get("cache_hits", 0))
+        totals["kept_texts"] += int(metrics.get("kept", 0))
+    return totals
+
+
+def host() -> dict:
+    return {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+
+
 def print_table(stages: list[dict], bare: float, overhead: float, total: float) -> None:
     print(f"{'stage':44} {'wall s':>8} {'fixed s':>8} {'fixed %':>8}")
     for row in stages:
@@ -172,10 +188,13 @@ def main() -> None:
         overhead = run(["dvc", "repro", "--single-item", timings[-1][0]], root)[0] if timings else 0.0
         print()
         print_table(stages, bare, overhead, total)
+        calls = llm_counts(root)
+        print(f"LLM: {calls['calls']} calls, {calls['cache_hits']} response-cache hits, {calls['kept_texts']} texts kept; "
+              f"host: {host()}")
         if args.json:
-            args.json.write_text(json.dumps({"params": str(args.params), "bare_import_s": round(bare, 3),
-                                             "dvc_overhead_s": round(overhead, 2), "total_s": round(total, 1),
-                                             "stages": stages}, indent=2) + "\n")
+            args.json.write_text(json.dumps({"params": str(args.params), "host": host(), "llm": calls,
+                                             "bare_import_s": round(bare, 3), "dvc_overhead_s": round(overhead, 2),
+                                             "total_s": round(total, 1), "stages": stages}, indent=2) + "\n")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
