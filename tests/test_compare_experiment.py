@@ -133,9 +133,14 @@ def test_a_changed_param_shows_in_the_metrics_diff(tmp_path):
     assert summary.read_text().strip() == report.strip()
     assert (out.parent / "comparison_plots" / "index.html").exists()
     assert "[compare" in done.stderr and "[compare" not in report
-    # the head reran only what the param touches; the rest came from the base run's run-cache
-    assert re.search(r"head \d+ of \d+", report)
-    assert "Running stage 'generate@" not in done.stderr.split("] head ", 1)[1]
+    # the head reran exactly what the param touches (the task's evaluate stage, which reads
+    # compare.confidence, then analyze and report); every other stage came from the base run's run-cache
+    head_log = done.stderr.split("] head ", 1)[1]
+    ran = re.findall(r"Running stage '([^']+)'", head_log)
+    skipped = re.findall(r"Stage '([^']+)' (?:is cached - skipping run|didn't change, skipping)", head_log)
+    assert sorted(ran) == ["analyze", "evaluate@sms_spam", "report"], head_log
+    assert {name.split("@")[0] for name in skipped} >= {"fetch", "prepare", "generate", "validate", "train"}, head_log
+    assert re.search(rf"head {len(ran)} of {len(ran) + len(skipped)}\b", report), report
 
     # the user's checkout is untouched: same branch, clean, no pipeline outputs
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "lower-confidence"
