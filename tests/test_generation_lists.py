@@ -44,9 +44,9 @@ def test_chat_style_keeps_one_text_per_call() -> None:
     assert chat.build("ham", 0).items == 1 and list(chat.history_indices(5)) == [0, 1, 2, 3, 4]
 
 
-def test_one_text_per_call_keeps_the_template_stop_and_token_cap() -> None:
+def test_one_text_per_call_keeps_the_template_stop_with_one_text_budget() -> None:
     single = builder("few_shot", texts_per_call=1).build("spam", 0)
-    assert single.items == 1 and single.max_tokens is None and single.stop == ('"\n', "\n")
+    assert single.items == 1 and single.max_tokens == 50 and single.stop == ('"\n', "\n")
 
 
 @pytest.mark.parametrize(("raw", "items", "expected"), [

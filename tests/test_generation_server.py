@@ -33,7 +33,7 @@ SYNTHCLF = str(Path(sys.executable).with_name("synthclf"))  # the console script
 PROVENANCE = {"id", "task", "text", "label", "source", "model", "prompt_id", "sample_index", "seed",
               "temperature", "tokens", "replicate"}
 if "texts_per_call" in GenerationParams.model_fields:   # where one call may write several texts
-    PROVENANCE.add("texts_in_call")
+    PROVENANCE |= {"texts_in_call", "examples_cut"}
 
 
 def run_generate(setting: str = "zero_shot") -> tuple[list[dict], dict]:

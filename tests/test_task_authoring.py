@@ -174,8 +174,12 @@ def test_task_check_reports_what_prepare_validation_and_training_do(project, cap
     shown = capsys.readouterr().out
     assert "prepare drops   1 under 3 characters, 1 duplicates, 2 rows of texts with conflicting labels" in shown
     assert "25 over validate.max_chars (1000): kept and truncated for training" in shown
-    assert re.search(r"training +25 of \d+ texts \(\d+%\) are over train.max_length \(64 tokens\)", shown), shown
+    # the default backend embeds with the frozen MiniLM, which reads 256 word pieces of a text
+    assert re.search(r"training +\d+ of \d+ texts \(\d+%\) are over the frozen encoder's window \(256 tokens\)", shown), shown
     assert re.search(r"near-copies +\d+ of 105 train texts share 50% or more of their 8-word sequences", shown)
+    # the long tickets in the few-shot pool: how prompts will show them
+    assert re.search(r"prompts +\d+ of \d+ few-shot pool texts are longer than \d+ words \(up to \d+\): prompts "
+                     r"show their first \d+ words", shown), shown
 
 
 def test_task_check_foresees_validation_failing_on_near_copies(project, capsys):

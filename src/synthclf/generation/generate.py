@@ -31,7 +31,7 @@ from synthclf.generation.accounting import Accounting
 from synthclf.generation.cleaning import CopyDetector, TextFilter
 from synthclf.generation.client import CallStats
 from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplicates
-from synthclf.generation.prompts import PromptBuilder
+from synthclf.generation.prompts import PromptBuilder, tokens_per_text
 from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.interrupts import Interrupted, run_async
 from synthclf.metrics import GenerateMetrics, write_metrics
@@ -51,6 +51,17 @@ def pool_by_label(task: str, card: TaskCard, gen: GenerationParams, setting: str
         raise SynthclfError(f"{paths.prepared_split(task, 'pool')}: no examples of label(s) {empty} for few-shot "
                             f"prompts; raise split.{task}.pool_size in params.yaml and rerun prepare")
     return {label: within_length(texts, card.max_words, gen.few_shot_k) for label, texts in grouped.items()}
+
+
+def pool_texts(task: str) -> list[str]:
+    """The few-shot pool's texts (both settings depend on the pool): what tokens per word is estimated on."""
+    return [record["text"] for record in read_jsonl(paths.prepared_split(task, "pool")) if isinstance(record.get("text"), str)]
+
+
+def context_window(llm: LLMParams) -> int | None:
+    """The endpoint's context in tokens: llm.context_tokens, else the bundled server's llm.server_context;
+    None for another endpoint whose window nobody named."""
+    return llm.context_tokens or (llm.server_context if llm.base_url is None else None)
 
 
 def within_length(texts: list[str], max_words: int, k: int) -> list[str]:
@@ -97,6 +108,7 @@ async def _generate(params: Params, task: str, setting: str, card: TaskCard,
     """Every replicate of one task and setting, one after the other, through one session (one server start)."""
     gen = params.generate
     pool = pool_by_label(task, card, gen, setting)
+    text_budget = params.llm.max_tokens or tokens_per_text(min(card.max_words, gen.max_words), pool_texts(task))
     outcomes, prompt_id = [], ""
     try:
         for replicate in range(gen.replicates):
@@ -106,7 +118,7 @@ async def _generate(params: Params, task: str, setting: str, card: TaskCard,
                                     labels=card.labels, max_words=card.max_words, pool_by_label=pool,
                                     few_shot_k=gen.few_shot_k, diversity_every=gen.diversity_every,
                                     seed=replicate_seed(gen, replicate), texts_per_call=gen.texts_per_call,
-                                    tokens_per_text=params.llm.max_tokens)
+                                    tokens_per_text=text_budget, context_tokens=context_window(params.llm))
             progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), session.stats)
             engine = Engine(builder=builder, session=session, filters=build_filters(card, gen, pool),
                             per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
@@ -137,6 +149,7 @@ def to_record(task: str, setting: str, llm: LLMParams, replicate: int, sample: A
         # the call's tokens, shared by the texts_in_call texts of its list
         "tokens": {"prompt": sample.response.prompt_tokens, "completion": sample.response.completion_tokens},
         "texts_in_call": sample.prompt.items,
+        "examples_cut": sample.prompt.examples_cut,   # shown examples cut to the length limit or the context
     }
 
 

@@ -16,11 +16,19 @@ Two settings x two styles, one YAML template each:
 
 Everything a prompt depends on (the example draw, the seed) comes from the sample index, so a
 prompt can be rebuilt exactly on a rerun and found in the response cache.
+
+Length: a shown example is cut at a word boundary to the card's `max_words` (an example must not
+teach a length the prompt forbids), and further, all examples alike, until the prompt and its
+completion budget fit the endpoint's context (`context_tokens`; tokens estimated from UTF-8 bytes,
+conservatively). A prompt that cannot fit even then is never sent: one clear error says what to
+shorten. `Prompt.examples_cut` counts the examples shown cut (provenance).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -62,6 +70,7 @@ class Prompt:
     opens_quote: bool = False  # the prompt ends inside an opened quote the text should close
     max_tokens: int | None = None  # the answer's token cap when not llm.max_tokens (a one-letter verdict, a list)
     items: int = 1                 # texts the answer holds (split_items), for a completion-style list
+    examples_cut: int = 0          # shown examples cut to fit the length limit or the context
     examples: tuple[str, ...] = field(default=(), compare=False)
 
     def body(self) -> dict:
@@ -98,6 +107,30 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+BYTES_PER_TOKEN = 3.0   # BPE vocabularies hold about 4 bytes of English per token: 3 leaves a margin
+CONTEXT_MARGIN = 16     # tokens a chat template or a BOS may add around the prompt
+MIN_EXAMPLE_WORDS = 8   # below this an example shows no style at all
+
+
+def estimated_tokens(text: str) -> int:
+    """A conservative token count for any endpoint's tokenizer (none is asked)."""
+    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
+
+
+def tokens_per_text(max_words: int, texts: list[str]) -> int:
+    """The completion budget of one text of at most `max_words` words: the task's own tokens per word
+    (estimated on its texts; 1.5 without any), a quarter on top for a text at the limit, and its quotes."""
+    counted = [(estimated_tokens(text), len(text.split())) for text in texts if text.split()]
+    per_word = sum(tokens for tokens, _ in counted) / sum(words for _, words in counted) if counted else 1.5
+    return math.ceil(max_words * min(max(per_word, 1.2), 4.0) * 1.25) + 4
+
+
+def cut_words(text: str, words: int) -> tuple[str, bool]:
+    """The text's first `words` words (at a word boundary) and whether anything was cut."""
+    parts = text.split()
+    return (" ".join(parts[:words]), True) if len(parts) > words else (" ".join(parts), False)
+
+
 @dataclass
 class PromptBuilder:
     """Builds the prompt for (label, sample index) of one task and setting."""
@@ -115,6 +148,7 @@ class PromptBuilder:
     seed: int
     texts_per_call: int = 1
     tokens_per_text: int = 60
+    context_tokens: int | None = None   # the endpoint's context window (None: unknown, examples cut to max_words only)
 
     def __post_init__(self) -> None:
         self.template = load_template(self.setting, self.style)
@@ -156,12 +190,40 @@ class PromptBuilder:
             "label_description": self.labels[label],
             "max_words": self.max_words,
         }
-        examples = self.draw_examples(label, sample_index) if self.setting == "few_shot" else []
-        if self.style == "chat":
-            return self._chat(fields, examples, history or [])
-        return self._completion(fields, examples, history or [])
+        drawn = self.draw_examples(label, sample_index) if self.setting == "few_shot" else []
+        render = self._chat if self.style == "chat" else self._completion
+        words, items = self.max_words, self.texts_per_call
+        while True:
+            shown = [cut_words(one_line(text), words) for text in drawn]
+            prompt = dataclasses.replace(render(dict(fields), [text for text, _ in shown], history or [], items),
+                                         examples_cut=sum(cut for _, cut in shown))
+            if self.fits(prompt):
+                break
+            if drawn and words > MIN_EXAMPLE_WORDS:      # first the examples get shorter ...
+                words = max(MIN_EXAMPLE_WORDS, words * 2 // 3)
+            elif items > 1:                              # ... then the list asks for fewer texts
+                items -= 1
+            else:
+                break
+        if not self.fits(prompt):
+            raise SynthclfError(
+                f"the {self.setting} prompt for {self.task}/{label} needs about {self.prompt_tokens(prompt)} tokens "
+                f"with its examples cut to {words} words, more than the endpoint's context of {self.context_tokens} "
+                f"tokens; shorten the task card's context_prompt or label descriptions, lower generate.few_shot_k "
+                "or generate.texts_per_call, or raise llm.context_tokens (llm.server_context for the bundled server)")
+        return prompt
 
-    def _chat(self, fields: dict, examples: list[str], history: list[str]) -> Prompt:
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        body = prompt.text if prompt.style == "completion" else "\n".join(content for _, content in prompt.messages)
+        return estimated_tokens(body) + CONTEXT_MARGIN
+
+    def fits(self, prompt: Prompt) -> bool:
+        """Whether the prompt and its whole completion budget fit the endpoint's context."""
+        if self.context_tokens is None:
+            return True
+        return self.prompt_tokens(prompt) + (prompt.max_tokens or self.tokens_per_text) <= self.context_tokens
+
+    def _chat(self, fields: dict, examples: list[str], history: list[str], items: int = 1) -> Prompt:
         parts = self.template.parts
         if examples:
             fields["examples"] = "\n".join(parts["example"].format(number=number, text=one_line(text))
@@ -173,9 +235,10 @@ class PromptBuilder:
         if history:
             user = parts["diversity"].format(**fields) + "\n\n" + user
         messages.append(("user", user))
-        return Prompt(style="chat", prompt_id=self.prompt_id, messages=tuple(messages), examples=tuple(examples))
+        return Prompt(style="chat", prompt_id=self.prompt_id, messages=tuple(messages), examples=tuple(examples),
+                      max_tokens=self.tokens_per_text)
 
-    def _completion(self, fields: dict, examples: list[str], history: list[str]) -> Prompt:
+    def _completion(self, fields: dict, examples: list[str], history: list[str], items: int = 1) -> Prompt:
         parts = self.template.parts
         listed = [one_line(text) for text in (examples or history)]
         lines = [parts["item"].format(number=number, text=text) for number, text in enumerate(listed, start=1)]
@@ -185,14 +248,14 @@ class PromptBuilder:
         fields["items"] = "\n".join(lines)
         text = parts["prompt"].format(**fields)
         opens_quote = open_item.rstrip().endswith('"')
-        if not self.listed:
+        if not self.listed:   # (a list cut down to one text still ends like a list)
             return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=self.template.stop,
-                          opens_quote=opens_quote, examples=tuple(examples))
+                          opens_quote=opens_quote, examples=tuple(examples), max_tokens=self.tokens_per_text)
         # The list ends before the item after the last one wanted, or where the model ends it.
-        after_last = len(listed) + 1 + self.texts_per_call
+        after_last = len(listed) + 1 + items
         return Prompt(style="completion", prompt_id=self.prompt_id, text=text, stop=(f"\n{after_last}.", "\n\n"),
-                      opens_quote=opens_quote, max_tokens=self.texts_per_call * self.tokens_per_text,
-                      items=self.texts_per_call, examples=tuple(examples))
+                      opens_quote=opens_quote, max_tokens=items * self.tokens_per_text, items=items,
+                      examples=tuple(examples))
 
 
 ITEM_LINE = re.compile(r'^\s*\d{1,3}[.)]\s*"?(.*)$')

@@ -29,7 +29,10 @@ class LLMParams(Strict):
         "auto", description="auto: completion for llama_cpp backends (small local models), chat otherwise")
     temperature: float = Field(0.8, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
-    max_tokens: int = Field(60, gt=0)
+    max_tokens: int = Field(0, ge=0, description="tokens per generated text; 0 = from the task card's max_words "
+                            "(tokens per word estimated on the task's texts)")
+    context_tokens: int = Field(0, ge=0, description="the endpoint's context window; 0 = llm.server_context for the "
+                                "bundled server, unknown for other endpoints (examples are then cut to max_words only)")
     repeat_penalty: float = Field(1.15, ge=1, le=2, description="sent to llama.cpp servers only")
     concurrency: int = Field(4, gt=0, le=256)
     requests_per_minute: int = Field(0, ge=0, description="0 = unlimited")

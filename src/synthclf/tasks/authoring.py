@@ -258,9 +258,12 @@ def _distribution(values: list[int]) -> str:
     return f"min {ordered[0]}, median {statistics.median(ordered):g}, p90 {p90}, max {ordered[-1]}"
 
 
+SENTENCE_ENCODER_WINDOW = 256   # word pieces the bundled sentence encoders embed (all-MiniLM-L6-v2's max_seq_length)
+
+
 def _token_counter(params: Any):
     """Tokens as the classifier counts them (the bundled encoder's tokenizer), else a word estimate."""
-    if params is not None and params.train.backend == "transformer" and params.train.encoder.startswith("bundled:"):
+    if params is not None and params.train.backend != "tfidf_logreg" and params.train.encoder.startswith("bundled:"):
         try:
             from tokenizers import Tokenizer
 
@@ -382,10 +385,12 @@ def _check_lengths(items: list[dict], cleaned: Cleaned, params: Any, report: Rep
     report.show("validate", f"{too_short} texts under validate.min_chars ({settings.min_chars}): quarantined where "
                             f"they land in train; {long} over validate.max_chars ({settings.max_chars}): {fate}")
     count_tokens, unit = _token_counter(params)
-    window = params.train.max_length
+    # fine-tuning reads train.max_length tokens; a frozen sentence encoder its own window
+    window, name = ((params.train.max_length, "train.max_length") if params.train.backend == "transformer"
+                    else (SENTENCE_ENCODER_WINDOW, "the frozen encoder's window"))
     cut = [count for count in count_tokens(texts) if count > window]
     report.show("training", f"{len(cut)} of {len(texts)} texts ({len(cut) / len(texts):.0%}) are over "
-                            f"train.max_length ({window} {unit}): the classifier reads their first {window}")
+                            f"{name} ({window} {unit}): the classifier reads their first {window}")
     if settings.long_texts == "quarantine" and long / len(texts) > 1 - settings.min_clean_share:
         report.problems.append(f"{long} of {len(texts)} texts are over validate.max_chars and would be quarantined, "
                                f"more than validate.min_clean_share allows; set validate.long_texts: truncate")
@@ -411,6 +416,7 @@ def _check_split(name: str, raw: dict, cleaned: Cleaned, params: Any, report: Re
         return f"{len(rows)} (" + ", ".join(f"{label} {counts[label]}" for label in labels) + ")"
 
     report.show("split", f"train {by_label(train)}, test {by_label(test)}, few-shot pool {by_label(pool)}")
+    _show_prompt_cuts(raw, pool, params, report)
     settings = params.validate_
     shares = {label: count / len(train) for label, count in Counter(row["label"] for row in train).items()}
     odd = {label: share for label, share in shares.items()
@@ -425,6 +431,20 @@ def _check_split(name: str, raw: dict, cleaned: Cleaned, params: Any, report: Re
     if short:
         report.problems.append(f"the few-shot pool has no {short} examples; raise split.{name}.pool_size")
     _check_near_copies(name, train, test, params, report)
+
+
+def _show_prompt_cuts(raw: dict, pool: list[dict], params: Any, report: Report) -> None:
+    """How many few-shot pool texts the prompts will show cut, and to what length (generation cuts a
+    shown example to the card's max_words at a word boundary, and further where the context is small)."""
+    card_words = raw.get("max_words") if isinstance(raw.get("max_words"), int) else params.generate.max_words
+    limit = min(card_words, params.generate.max_words)
+    longer = [len(row["text"].split()) for row in pool if len(row["text"].split()) > limit]
+    if longer:
+        report.show("prompts", f"{len(longer)} of {len(pool)} few-shot pool texts are longer than {limit} words "
+                               f"(up to {max(longer)}): prompts show their first {limit} words (cut at a word "
+                               "boundary; shorter still where the model's context needs it)")
+    else:
+        report.show("prompts", f"every few-shot pool text fits the {limit}-word limit: shown whole")
 
 
 def _check_near_copies(name: str, train: list[dict], test: list[dict], params: Any, report: Report) -> None:
