@@ -211,7 +211,7 @@ class ValidateSummary(Strict):
 
 # --- analyze: metrics/summary.json ----------------------------------------------------------------
 
-ESTIMATE_PREFIXES = ("gap_", "fair_gap_", "share_", "exchange_")
+ESTIMATE_PREFIXES = ("gap_", "fair_gap_", "share_", "exchange_", "gain_")
 
 
 class Correlation(Strict):
