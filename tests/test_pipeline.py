@@ -86,14 +86,44 @@ def test_repro_produces_metrics_for_every_task_and_source(project):
             assert set(points) == {f"{setting}@1", f"{setting}@2", "real@1", "real@2"}
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert set(summary["tasks"]) == set(TASKS)
-    for block in summary["tasks"].values():
-        assert block["verdict"]["decision"] in {"replace", "augment", "do_not_use", "undecided"}
+    for task, block in summary["tasks"].items():
+        check_verdict(project, task, block)
         assert block["gap_zero_shot"]["low"] <= block["gap_zero_shot"]["value"] <= block["gap_zero_shot"]["high"]
     assert set(summary["findings"]) == {"order", "subjectivity", "agreement"}
     assert sorted(p.name for p in (project / "plots/curves").iterdir()) == ["sms_spam.json", "trec.json"]
     assert (project / "reports/report.html").exists() and (project / "reports/report.md").exists()
     shown = dvc(project, "metrics", "show", "--json").stdout
     assert "macro_f1" in shown and "sms_spam" in shown and "trec" in shown
+
+
+def check_verdict(project: Path, task: str, block: dict) -> None:
+    """The verdict is the rule applied to the run's own numbers and thresholds, and it stands on them:
+    each decision is checked against the intervals it names."""
+    from synthclf.analysis.verdict import decide
+    from synthclf.config import load_params, parse_mix
+
+    params = load_params(project / "params.yaml")
+    thresholds = params.compare.verdict
+    settings = [source for source in params.sources if source in params.generate.settings]
+    mixes = [(source, parse_mix(source)[1]) for source in params.sources if parse_mix(source)]
+    assert settings and mixes          # the tiny run trains both settings and a mix
+    verdict = block["verdict"]
+    expected = decide(block, settings, mixes, thresholds)
+    assert (verdict["decision"], verdict["text"]) == (expected["decision"], expected["text"]), task
+    if block.get("real_lift") is None or block["real_lift"] < thresholds.min_real_lift:
+        assert verdict["decision"] == "undecided" and "beats chance by only" in verdict["text"], task
+    elif verdict["decision"] == "replace":
+        assert block[f"share_{verdict['setting']}"]["low"] >= thresholds.replace_share, task
+    elif verdict["decision"] == "augment":
+        source = verdict["setting"]                      # the mix, with its real examples
+        assert (source, verdict["real_needed"]) in mixes, task
+        assert block[f"gap_{source}"]["high"] <= thresholds.within_points / 100, task
+        assert block[f"gain_{source}"]["low"] > 0, task
+    elif verdict["decision"] == "do_not_use":
+        if verdict["setting"] is not None:   # the setting with the best share: ruled out as a replacement
+            assert block[f"share_{verdict['setting']}"]["high"] < thresholds.replace_share, task
+    else:
+        assert verdict["decision"] == "undecided" and verdict["open"], task
 
 
 def check_scores_match_the_predictions(project: Path, task: str, source: str, scores: dict) -> None:
