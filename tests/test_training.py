@@ -176,18 +176,30 @@ def test_a_setting_scores_every_curve_point_with_an_interval(project):
 
 
 def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
-    """The zero-shot and few-shot stages draw the same real@n sets: the second reuses the first's fit."""
+    """The zero-shot and few-shot stages draw the same real@n sets: the second setting's stage reuses
+    the first's fits (same units, same predictions) and fits only its own synthetic units."""
     synthetic = synthetic_replicates(5, 1)
     write_jsonl(paths.validated_file("sms_spam", "few_shot"), synthetic)
     params = load_params()
     params.train.seeds = [0]
+    params.sources = [*params.sources, "zero_shot"]
     train.run(params, "sms_spam", "few_shot")
     first = json.loads(paths.train_metrics_file("sms_spam", "few_shot").read_text())["units"]
     assert not any(stats.get("cached") for stats in first.values())
-    write_jsonl(paths.validated_file("sms_spam", "few_shot"), [{**r, "text": r["text"] + " !"} for r in synthetic])
-    train.run(params, "sms_spam", "few_shot")
-    second = json.loads(paths.train_metrics_file("sms_spam", "few_shot").read_text())["units"]
-    assert second["real@5/r0"].get("cached") and not second["few_shot@5/r0"].get("cached")
+    # the other setting: its own texts (different fits), the same label counts (the same real@n draws)
+    zero_shot = [{**r, "source": "zero_shot", "id": r["id"].replace("few_shot", "zero_shot"), "text": r["text"] + " !"}
+                 for r in synthetic]
+    write_jsonl(paths.validated_file("sms_spam", "zero_shot"), zero_shot)
+    train.run(params, "sms_spam", "zero_shot")
+    second = json.loads(paths.train_metrics_file("sms_spam", "zero_shot").read_text())["units"]
+    real_units = sorted(name for name in first if name.startswith("real@"))
+    assert real_units and sorted(name for name in second if name.startswith("real@")) == real_units
+    assert all(second[name].get("cached") for name in real_units), second
+    own = [name for name in second if name.startswith("zero_shot@")]
+    assert own and not any(second[name].get("cached") for name in own), second
+    predicted = {source: read_jsonl(paths.predictions_file("sms_spam", source)) for source in ("few_shot", "zero_shot")}
+    for name in real_units:
+        assert [row["pred"][name] for row in predicted["zero_shot"]] == [row["pred"][name] for row in predicted["few_shot"]]
 
 
 @pytest.mark.parametrize("n_examples, steps", [
