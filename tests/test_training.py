@@ -79,13 +79,13 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
     assert len(predictions) == 20 and set(predictions[0]["pred"]) == {"real/r0", "real/r1"}
     # DVCLive: one loss and one learning-rate row per optimiser step for each seed's checkpoint ...
     for seed in (0, 1):
-        curve = (paths.live_dir("train", "sms_spam", "real") / f"plots/metrics/curves/seed{seed}/loss.tsv").read_text()
+        curve = (paths.live_plots_dir("train", "sms_spam", "real") / f"metrics/curves/seed{seed}/loss.tsv").read_text()
         rows = [line.split("\t") for line in curve.splitlines()]
         assert rows[0] == ["step", "loss"] and [int(row[0]) for row in rows[1:]] == list(range(24))
-        rates = (paths.live_dir("train", "sms_spam", "real") / f"plots/metrics/curves/seed{seed}/learning_rate.tsv").read_text()
+        rates = (paths.live_plots_dir("train", "sms_spam", "real") / f"metrics/curves/seed{seed}/learning_rate.tsv").read_text()
         assert float(rates.splitlines()[-1].split("\t")[1]) == 0.0     # the linear schedule ends at zero
     # ... and the headline's confusion matrix: one (actual, predicted) pair per test item and seed
-    pairs = json.loads((paths.live_dir("evaluate", "sms_spam", "real") / "plots/sklearn/confusion_matrix.json").read_text())
+    pairs = json.loads((paths.live_plots_dir("evaluate", "sms_spam", "real") / "sklearn/confusion_matrix.json").read_text())
     gold = [row["label"] for row in predictions]
     assert [pair["actual"] for pair in pairs] == gold * 2
     assert [pair["predicted"] for pair in pairs] == [row["pred"][unit] for unit in ("real/r0", "real/r1")
