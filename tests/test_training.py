@@ -211,8 +211,9 @@ def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
 ])
 def test_step_floor_grows_with_mid_sized_sets_and_stops_at_the_cap(n_examples, steps):
     from synthclf.config import TrainParams
+    from synthclf.training.backends.transformer import total_steps
 
     params = TrainParams(epochs=3, min_steps=20, min_epochs=15, max_floor_steps=100, batch_size=32)
-    assert train.total_steps(n_examples, params) == steps
+    assert total_steps(n_examples, params) == steps
     batches = -(-n_examples // 32)
-    assert train.total_steps(n_examples, params.model_copy(update={"min_epochs": 0})) == max(20, 3 * batches)
+    assert total_steps(n_examples, params.model_copy(update={"min_epochs": 0})) == max(20, 3 * batches)
