@@ -104,8 +104,9 @@ EDITS = [
     # (rate limits: runtime) is exempt by design (tests/test_stage_deps.py), so neither reruns anything
     ("docstring of analysis/judge.py (not a dep)", edit_docstring("src/synthclf/analysis/judge.py"), set()),
     ("docstring of generation/limits.py (runtime only)", edit_docstring("src/synthclf/generation/limits.py"), set()),
-    ("docstring of tasks/sources.py (prepare's dep)", edit_docstring("src/synthclf/tasks/sources.py"),
-     {"prepare@sms_spam", "prepare@trec"}),
+    # every stage whose command imports it, however indirectly (tests/test_stage_deps.py)
+    ("docstring of tasks/sources.py (fetch, prepare, mix)", edit_docstring("src/synthclf/tasks/sources.py"),
+     {f"{stage}@{task}" for stage in ("fetch", "prepare", "mix") for task in TASKS}),
     ("a new user file in data/external/trec", append("data/external/trec/notes.txt", "my notes\n"),
      {"fetch@trec"}),
     # the report shows the split sizes (provenance), so it depends on `split` too
@@ -117,7 +118,7 @@ EDITS = [
     ("train.learning_rate", set_param("train.learning_rate", 2.0e-4), {f"train@{t}" for t in TASKS}),
     ("a validation threshold", set_param("validate.max_duplicate_rate", 0.06), {f"validate@{t}" for t in TASKS}),
     ("one task card", append("src/synthclf/tasks/cards/sms_spam.yaml", "# edited\n"),
-     ALL_OF["sms_spam"] | {"analyze", "report"}),
+     (ALL_OF["sms_spam"] - {"mix@sms_spam"}) | {"analyze", "report"}),   # a mix reads no card
 ]
 
 
