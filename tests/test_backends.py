@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,15 @@ from synthclf.training import evaluate, train  # noqa: E402
 from synthclf.training.backends import Backend, backend, load_checkpoint  # noqa: E402
 from synthclf.training.backends.frozen import FrozenLogreg  # noqa: E402
 from synthclf.training.settings import BACKENDS  # noqa: E402
+from test_training import records as sms_records  # noqa: E402  (the training tests' tiny separable task)
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["ham", "spam"]
-SPAM = ["WIN a free prize now, call {n} to claim your cash", "URGENT you have won {n} pounds, text CLAIM today",
-        "Free ringtones for you, reply {n} to subscribe now", "Congratulations winner, claim your {n} reward now"]
-HAM = ["are we still meeting for lunch at {n} today", "sorry I am late, see you at the station at {n}",
-       "mum says dinner is at {n}, bring the kids", "can you pick up milk on the way home, back by {n}"]
 
 
 def records(n_per_label: int, seed: int, source: str = "real") -> list[dict]:
-    rng = random.Random(seed)
-    return [{"id": f"{label}-{seed}-{i}", "task": "sms_spam", "text": rng.choice(templates).format(n=rng.randint(1, 999)),
-             "label": label, "source": source}
-            for label, templates in (("spam", SPAM), ("ham", HAM)) for i in range(n_per_label)]
+    """Fewer repeated texts than the training tests' draw: numbers up to 999."""
+    return sms_records(n_per_label, seed, source, numbers=999)
 
 
 @pytest.fixture(autouse=True)

@@ -25,12 +25,13 @@ HAM = ["are we still meeting for lunch at {n} today", "sorry I am late, see you 
        "mum says dinner is at {n}, bring the kids", "can you pick up milk on the way home, back by {n}"]
 
 
-def records(n_per_label: int, seed: int, source: str = "real") -> list[dict]:
+def records(n_per_label: int, seed: int, source: str = "real", numbers: int = 99) -> list[dict]:
+    """A tiny separable SMS task: templated spam and ham, each with a number from 1 to `numbers`."""
     rng = random.Random(seed)
     rows = []
     for label, templates in (("spam", SPAM), ("ham", HAM)):
         for i in range(n_per_label):
-            text = rng.choice(templates).format(n=rng.randint(1, 99))
+            text = rng.choice(templates).format(n=rng.randint(1, numbers))
             rows.append({"id": f"{label}-{seed}-{i}", "task": "sms_spam", "text": text, "label": label,
                          "source": source})
     return rows
