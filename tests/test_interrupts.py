@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,14 +39,49 @@ REPEATS = 3
 
 # --- processes ------------------------------------------------------------------------------------
 
-def start(root: Path, name: str, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen, Path]:
-    """The stage in its own process group (as a terminal's foreground job); stderr to a file."""
-    stderr = root / f"{name}.stderr"
-    preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
-    process = subprocess.Popen(GENERATE, cwd=root, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr.open("w"),
-                               start_new_session=True, preexec_fn=preexec)
-    return process, stderr
+class Stages:
+    """The processes a test starts, each in its own process group (as a terminal's foreground job),
+    stderr to a file. The `stages` fixture kills every group still running when the test ends, passed
+    or failed, so no stage or bundled server outlives a test that stopped half-way."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, command: list[str], cwd: Path, stderr: Path, *, sigint_ignored: bool = False,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=stderr.open("w"), start_new_session=True, preexec_fn=preexec)
+        self.started.append(process)
+        return process
+
+    def generate(self, root: Path, name: str, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen, Path]:
+        """`synthclf generate` for sms_spam/zero_shot in `root`; stderr goes to <name>.stderr."""
+        stderr = root / f"{name}.stderr"
+        process = self.start(GENERATE, root, stderr, sigint_ignored=sigint_ignored,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return process, stderr
+
+    def kill_remaining(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def stages() -> Iterator[Stages]:
+    started = Stages()
+    yield started
+    started.kill_remaining()
+
+
+def seconds_to_exit(process: subprocess.Popen, send: Callable[[], None]) -> float:
+    """Send the signal (`send`), wait for the process to end (at most a minute): the seconds it took."""
+    sent = time.monotonic()
+    send()
+    process.wait(timeout=60)
+    return time.monotonic() - sent
 
 
 def ppid_and_state(pid: int) -> tuple[int, str] | None:
@@ -162,16 +197,11 @@ CASES = {"sigint_pid": (sigint_to_pid, 130), "sigint_group": (sigint_to_group, 1
 
 
 def small_project(gen_project, llm: dict, per_class: int) -> Path:
-    from synthclf.config import Params
-    from synthclf.generation.settings import GenerationParams
-
-    # Where these settings exist: one replicate, and learning-curve sizes below the tiny per_class.
-    one_replicate = {"replicates": 1} if "replicates" in GenerationParams.model_fields else {}
-    root = gen_project(llm=llm, generate={"per_class": per_class, **one_replicate})
-    if "compare" in Params.model_fields:
-        params = yaml.safe_load((root / "params.yaml").read_text())
-        params["compare"] = {"sizes": [1]}
-        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # one replicate, and learning-curve sizes below the tiny per_class
+    root = gen_project(llm=llm, generate={"per_class": per_class, "replicates": 1})
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["compare"] = {"sizes": [1]}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
 
 
@@ -183,22 +213,14 @@ def bundled_project(gen_project) -> Path:
                                        "retry_base_s": 2.0, "retry_max_s": 30}, per_class=3)
 
 
-def interrupt_once(root: Path, send: Callable[[subprocess.Popen, int], None], exit_code: int,
+def interrupt_once(stages: Stages, root: Path, send: Callable[[subprocess.Popen, int], None], exit_code: int,
                    name: str, sigint_ignored: bool) -> None:
     before = len(cached_rows(root))
-    process, stderr = start(root, name, sigint_ignored=sigint_ignored)
-    try:
-        wait_for_new_rows(root, before, 1, process)
-        server = server_child(process.pid)
-        wait_until_computing(server, process)   # a call in flight when the signal comes, not assumed
-        sent = time.monotonic()
-        send(process, server)
-        process.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process, stderr = stages.generate(root, name, sigint_ignored=sigint_ignored)
+    wait_for_new_rows(root, before, 1, process)
+    server = server_child(process.pid)
+    wait_until_computing(server, process)   # a call in flight when the signal comes, not assumed
+    took = seconds_to_exit(process, lambda: send(process, server))
     lines = stop_lines(stderr)
     assert process.returncode == exit_code, lines
     assert took < EXIT_LIMIT_S, f"{name}: exit took {took:.1f}s"
@@ -228,47 +250,37 @@ def rerun_asks_nothing_twice(root: Path) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_signal_stops_generate_at_once_and_the_rerun_resumes(bundled_project, case) -> None:
+def test_a_signal_stops_generate_at_once_and_the_rerun_resumes(bundled_project, stages, case) -> None:
     send, exit_code = CASES[case]
     for repeat in range(REPEATS):
-        interrupt_once(bundled_project, send, exit_code, f"{case}-{repeat}", sigint_ignored=repeat % 2 == 1)
+        interrupt_once(stages, bundled_project, send, exit_code, f"{case}-{repeat}", sigint_ignored=repeat % 2 == 1)
     rerun_asks_nothing_twice(bundled_project)
 
 
-def test_sigkill_takes_the_bundled_server_with_it_and_the_rerun_resumes(bundled_project) -> None:
-    process, _stderr = start(bundled_project, "sigkill")
-    try:
-        wait_for_new_rows(bundled_project, 0, 1, process)
-        server = server_child(process.pid)
-        # its log is an unlinked file: nothing to leave behind in /tmp when the stage is killed
-        assert os.readlink(f"/proc/{server}/fd/1").endswith("(deleted)")
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+def test_sigkill_takes_the_bundled_server_with_it_and_the_rerun_resumes(bundled_project, stages) -> None:
+    process, _stderr = stages.generate(bundled_project, "sigkill")
+    wait_for_new_rows(bundled_project, 0, 1, process)
+    server = server_child(process.pid)
+    # its log is an unlinked file: nothing to leave behind in /tmp when the stage is killed
+    assert os.readlink(f"/proc/{server}/fd/1").endswith("(deleted)")
+    process.send_signal(signal.SIGKILL)   # the stage alone, not its group: the server must follow by itself
+    process.wait()
     assert gone(server, within_s=5), "the bundled server outlived its killed stage"
     assert not paths.synthetic_file("sms_spam", "zero_shot").exists()
     rerun_asks_nothing_twice(bundled_project)
 
 
-def test_a_signal_during_the_model_load_stops_at_once(bundled_project) -> None:
+def test_a_signal_during_the_model_load_stops_at_once(bundled_project, stages) -> None:
     """A signal while the stage's server is still starting: stopped, nothing cached, no server left."""
-    process, stderr = start(bundled_project, "start-up")
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline
-            with contextlib.suppress(AssertionError):
-                server = server_child(process.pid)
-                break
-            time.sleep(0.02)
-        sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process, stderr = stages.generate(bundled_project, "start-up")
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None and time.monotonic() < deadline
+        with contextlib.suppress(AssertionError):
+            server = server_child(process.pid)
+            break
+        time.sleep(0.02)
+    took = seconds_to_exit(process, lambda: process.send_signal(signal.SIGINT))
     assert process.returncode == 130 and took < EXIT_LIMIT_S
     assert stop_lines(stderr) == ["interrupted: 0 finished calls are cached; rerun to resume"]
     assert gone(server, within_s=2) and not cached_rows(bundled_project)
@@ -292,30 +304,22 @@ async def _cancel_other_tasks() -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_calls_in_flight_are_not_waited_for(gen_project, stalling_proxy, case) -> None:
+def test_calls_in_flight_are_not_waited_for(gen_project, stalling_proxy, stages, case) -> None:
     """Every call stalls for a minute at the proxy: only a stage that abandons them stops in time."""
     send, exit_code = CASES[case]
     root = small_project(gen_project, {"base_url": stalling_proxy.url, "backend": "llama_cpp", "concurrency": 2,
                                        "timeout_s": 120}, per_class=3)
     stalling_proxy.faults.extend(["stall"] * 100)
-    process, stderr = start(root, case, sigint_ignored=case == "sigint_group")
-    try:
-        deadline = time.monotonic() + 60
-        while len(stalling_proxy.seen) < 2 and time.monotonic() < deadline:
-            assert process.poll() is None
-            time.sleep(0.05)
-        assert len(stalling_proxy.seen) == 2  # both calls are in flight, neither can finish
-        sent = time.monotonic()
-        if case == "sigint_group":  # no server of its own here: the group is the stage alone
-            os.killpg(process.pid, signal.SIGINT)
-        else:
-            send(process, 0)
-        process.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process, stderr = stages.generate(root, case, sigint_ignored=case == "sigint_group")
+    deadline = time.monotonic() + 60
+    while len(stalling_proxy.seen) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None
+        time.sleep(0.05)
+    assert len(stalling_proxy.seen) == 2  # both calls are in flight, neither can finish
+    if case == "sigint_group":  # no server of its own here: the group is the stage alone
+        took = seconds_to_exit(process, lambda: os.killpg(process.pid, signal.SIGINT))
+    else:
+        took = seconds_to_exit(process, lambda: send(process, 0))
     assert process.returncode == exit_code
     assert took < EXIT_LIMIT_S, f"exit took {took:.1f}s"
     assert stop_lines(stderr) == ["interrupted: 0 finished calls are cached; rerun to resume"]
@@ -347,28 +351,19 @@ def training_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_train_stops_and_keeps_the_previous_checkpoint(training_project: Path) -> None:
+def test_train_stops_and_keeps_the_previous_checkpoint(training_project: Path, stages) -> None:
     signum = signal.SIGTERM  # SIGINT takes the same path (both raise Interrupted)
     model_dir = training_project / paths.model_dir("sms_spam", "real")
     model_dir.mkdir(parents=True)
     (model_dir / "previous.txt").write_text("the checkpoint of an earlier run")
     stderr = training_project / "train.stderr"
-    process = subprocess.Popen([SYNTHCLF, "train", "--task", "sms_spam", "--source", "real"], cwd=training_project,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr.open("w"),
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while "step/s" not in stderr.read_text(errors="replace") and "s/step" not in stderr.read_text(errors="replace"):
-            assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()[-2000:]
-            time.sleep(0.1)
-        sent = time.monotonic()
-        os.killpg(process.pid, signum)  # the group: as a terminal's Ctrl-C, or a supervisor's stop
-        process.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process = stages.start([SYNTHCLF, "train", "--task", "sms_spam", "--source", "real"], training_project, stderr)
+    deadline = time.monotonic() + 120
+    while "step/s" not in stderr.read_text(errors="replace") and "s/step" not in stderr.read_text(errors="replace"):
+        assert process.poll() is None and time.monotonic() < deadline, stderr.read_text()[-2000:]
+        time.sleep(0.1)
+    # the group: as a terminal's Ctrl-C, or a supervisor's stop
+    took = seconds_to_exit(process, lambda: os.killpg(process.pid, signum))
     lines = [line for line in stderr.read_text(errors="replace").replace("\r", "\n").splitlines()
              if line.startswith(("interrupted", "error", "Traceback", "Aborted"))]
     assert process.returncode == 128 + signum
@@ -379,7 +374,7 @@ def test_train_stops_and_keeps_the_previous_checkpoint(training_project: Path) -
     assert not paths.metrics_file("train", "sms_spam", "real").exists()
 
 
-def test_ctrl_c_under_dvc_repro_leaves_dvc_lock_as_it_was(bundled_project: Path) -> None:
+def test_ctrl_c_under_dvc_repro_leaves_dvc_lock_as_it_was(bundled_project: Path, stages) -> None:
     """dvc ignores SIGINT while its stage runs and records a stage only when it succeeds: the stage
     must stop by itself, and then dvc.lock keeps what it had (here: only the stage that finished)."""
     stage = {"cmd": " ".join(GENERATE),
@@ -395,19 +390,11 @@ def test_ctrl_c_under_dvc_repro_leaves_dvc_lock_as_it_was(bundled_project: Path)
     assert b"other" in lock and b"generate" not in lock
 
     stderr = bundled_project / "dvc.stderr"
-    process = subprocess.Popen(["dvc", "repro", "generate"], cwd=bundled_project, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=stderr.open("w"), start_new_session=True)
-    try:
-        wait_for_new_rows(bundled_project, 0, 1, process)
-        server = server_child(process.pid)  # dvc -> (shell ->) synthclf -> server
-        sent = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: dvc, its shell and the stage all get it
-        process.wait(timeout=60)
-        took = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    process = stages.start(["dvc", "repro", "generate"], bundled_project, stderr, env=env)
+    wait_for_new_rows(bundled_project, 0, 1, process)
+    server = server_child(process.pid)  # dvc -> (shell ->) synthclf -> server
+    # Ctrl-C: dvc, its shell and the stage all get it
+    took = seconds_to_exit(process, lambda: os.killpg(process.pid, signal.SIGINT))
     text = stderr.read_text(errors="replace")
     assert process.returncode != 0 and took < EXIT_LIMIT_S + 5, (process.returncode, took, text[-1000:])
     assert LINE.search(text), text[-1000:]
