@@ -5,17 +5,19 @@ few_shot), at the same `--per-class`:
 
 - generation: `synthclf generate` (the real stage: bundled llama.cpp server, cleaning, filters),
   its wall time (server start included), seconds per kept text, rejects by reason;
-- label fidelity: the share of kept texts that a TF-IDF + logistic regression classifier trained
-  on the task's real training split assigns to the intended label;
-- downstream Macro-F1 on the real test set of the project's classifier (training.train's
-  `train_transformer` + training.evaluate's `predict`: MiniLM, params.yaml train settings, one
-  seed), trained on the kept texts (the generator's output, before the validate stage), with a 95%
-  interval from `scipy.stats.bootstrap` over test items (percentile method).
+- label fidelity: the share of kept texts that the project's TF-IDF backend (`tfidf_logreg`,
+  training/backends/tfidf.py) trained on the task's real training split assigns to the intended label;
+- downstream Macro-F1 on the real test set of the project's classifier (the fine-tuned MiniLM
+  backend, params.yaml train settings, one seed), trained on the kept texts (the generator's
+  output, before the validate stage), with a 95% interval from synthclf.statistics (score_interval:
+  the bootstrap standard error over test items, as every interval of the pipeline).
 
-Per model, the mean Macro-F1 over tasks and settings gets an interval from a bootstrap that
-resamples every task's test items (independently per task, the same items for both settings), and
-the differences to the first model and to the model listed before it paired intervals (the same
-resampled items for both models).
+Per model, the mean Macro-F1 over tasks and settings gets an interval whose standard error adds the
+tasks' own bootstrap variances (each task's test items resampled on their own, the same items for
+both settings), and the differences to the first model and to the model listed before it paired
+intervals (the same resampled items for both models). Scores, intervals and readers are the
+library's (synthclf.statistics, synthclf.records), so this table and the pipeline's agree on what a
+Macro-F1 and an interval are; `--rescore` recomputes them from the stored predictions.
 These intervals cover test-item sampling only: generation is one draw per cell (generation
 seed generate.seed, replicate 0), and one draw of a small generator varies by several points per
 task, so read per-task differences with care; the mean over 12 cells averages part of it out.
@@ -28,6 +30,7 @@ torch 1, llama.cpp server 1 (2 cores shared with other work; see README, Run tim
 Usage (README's table: the first line; its results are in benchmarks/results/generator_comparison.json):
   python benchmarks/generator_comparison.py --json reports/generator_comparison.json
   python benchmarks/generator_comparison.py --json benchmarks/results/generator_comparison.json --table-only
+  python benchmarks/generator_comparison.py --json benchmarks/results/generator_comparison.json --rescore
   python benchmarks/generator_comparison.py --tasks sms_spam --per-class 3 --json /tmp/check.json
 """
 
@@ -36,9 +39,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +49,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import numpy as np
@@ -87,13 +91,8 @@ def make_project(root: Path, tasks: list[str], per_class: int, cache_dir: Path) 
     # comparison runs for an hour while others edit src/.
     os.environ["PYTHONPATH"] = str(root / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
     sys.path.insert(0, str(root / "src"))
-    from synthclf.config import Params
-    from synthclf.generation.settings import GenerationParams
-
-    if "replicates" in GenerationParams.model_fields:
-        params["generate"]["replicates"] = 1  # one draw per cell (see the module docstring)
-    if "compare" in Params.model_fields:
-        params["compare"] = {**params.get("compare", {}), "sizes": [1]}  # learning curves are not used here
+    params["generate"]["replicates"] = 1  # one draw per cell (see the module docstring)
+    params["compare"] = {**params.get("compare", {}), "sizes": [1]}  # learning curves are not used here
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return params
 
@@ -123,36 +122,71 @@ def set_model(root: Path, model: str) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from synthclf.records import read_jsonl as read  # imported late: the snapshot's src/ (make_project)
+
+    return read(path)
 
 
-# ---- measures ---------------------------------------------------------------------------------
+# ---- measures: the library's Macro-F1 and intervals (synthclf.statistics) -----------------------
+# Imported inside the functions, like every synthclf import here: the snapshot of src/ must be on
+# sys.path first (make_project).
 
-def macro_f1(gold: np.ndarray, pred: np.ndarray, k: int) -> float:
-    """As sklearn's f1_score(average="macro", labels=all k, zero_division=0), in numpy (bootstrap speed)."""
-    matrix = np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)
-    tp = np.diag(matrix).astype(float)
-    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
-    return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
-
-
-def bootstrap_ci(samples: list[np.ndarray], statistic, resamples: int, seed: int) -> list[float]:
-    """95% percentile interval; several samples are resampled independently (one per task)."""
-    from scipy.stats import bootstrap
-
-    result = bootstrap(tuple(samples), statistic, n_resamples=resamples, vectorized=False, paired=False,
-                       method="percentile", confidence_level=0.95, rng=np.random.default_rng(seed))
-    return [round(float(result.confidence_interval.low), 4), round(float(result.confidence_interval.high), 4)]
+def rounded(estimate) -> tuple[float, list[float]]:
+    """(value, [low, high]) of a statistics.Estimate, as the results file stores them."""
+    return round(estimate.value, 4), [round(estimate.low, 4), round(estimate.high, 4)]
 
 
-def fidelity_classifier(train: list[dict]):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+def cell_score(gold: np.ndarray, pred: np.ndarray, k: int, resamples: int):
+    """One cell's Macro-F1 on the real test set with its interval (statistics.score_interval)."""
+    from synthclf.statistics import score_interval
 
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          LogisticRegression(max_iter=2000, C=10.0, random_state=0))
-    return model.fit([r["text"] for r in train], [r["label"] for r in train])
+    return score_interval(gold, pred, k, n_resamples=resamples, seed=1)
+
+
+def mean_f1_over_settings(n_labels: int):
+    """A task's statistic: Macro-F1 averaged over the settings' predictions (one row per setting)."""
+    from synthclf.statistics import macro_f1_batch
+
+    def statistic(gold, preds, axis=-1):
+        return macro_f1_batch(gold, preds, n_labels).mean(axis=0)
+    return statistic
+
+
+def mean_f1_difference(n_labels: int):
+    """A task's statistic: one model's mean Macro-F1 over the settings minus another's, on the same items."""
+    mean_f1 = mean_f1_over_settings(n_labels)
+
+    def statistic(gold, preds_a, preds_b, axis=-1):
+        return mean_f1(gold, preds_a) - mean_f1(gold, preds_b)
+    return statistic
+
+
+def task_mean_interval(per_task: list[tuple], resamples: int, seed: int):
+    """Mean over tasks of per-task statistics, each (statistic, (gold, predictions...)).
+
+    A task's test items are resampled on their own (statistics.item_standard_error), so the mean's
+    standard error is sqrt(sum of the tasks' bootstrap variances) / T; the interval is the library's
+    (statistics.interval_from_parts). It counts test-item sampling only (one generation per cell).
+    """
+    from synthclf.statistics import interval_from_parts, item_standard_error
+
+    values = [float(statistic(*data)) for statistic, data in per_task]
+    # one seed per task: tasks with as many test items must not share their resampled indices
+    errors = [item_standard_error(statistic, data, n_resamples=resamples, seed=seed * 1000 + t)
+              for t, (statistic, data) in enumerate(per_task)]
+    tasks = len(per_task)
+    return interval_from_parts(float(np.mean(values)), math.sqrt(sum(se ** 2 for se in errors)) / tasks, [],
+                               n_items=sum(len(data[0]) for _, data in per_task), n_replicates=1)
+
+
+def fidelity_classifier(train: list[dict], labels: list[str], train_params):
+    """The project's TF-IDF backend (tfidf_logreg) fitted on the task's real training split."""
+    from synthclf.training.backends import backend
+
+    index = {label: i for i, label in enumerate(labels)}
+    classifier, _ = backend("tfidf_logreg").fit([r["text"] for r in train], [index[r["label"]] for r in train],
+                                                labels, train_params, seed=0, desc="fidelity")
+    return classifier
 
 
 def downstream(records: list[dict], label_names: list[str], test_texts: list[str], train_params, workdir: Path,
@@ -202,14 +236,11 @@ def score_cell(cell: dict, records: list[dict], what: str, real: dict, train_par
                resamples: int) -> dict:
     """Label fidelity and downstream Macro-F1 (with interval) of one cell's texts."""
     texts = [r["text"] for r in records]
-    cell["fidelity"] = round(float(np.mean(real["fidelity"].predict(texts) == np.array([r["label"] for r in records]))), 4)
+    predicted = real["fidelity"].predict(texts)
+    cell["fidelity"] = round(float(np.mean([p == r["label"] for p, r in zip(predicted, records)])), 4)
     pred, train_s = downstream(records, real["labels"], real["test_texts"], train_params, workdir, what)
-    gold = real["gold"]
-    k = len(real["labels"])
-    pred_array = np.array(pred)
-    cell["macro_f1"] = round(macro_f1(gold, pred_array, k), 4)
-    cell["macro_f1_ci"] = bootstrap_ci([np.arange(len(gold))], lambda i: macro_f1(gold[i], pred_array[i], k),
-                                       resamples, seed=1)
+    cell["macro_f1"], cell["macro_f1_ci"] = rounded(cell_score(real["gold"], np.array(pred), len(real["labels"]),
+                                                               resamples))
     cell["train_eval_s"] = round(train_s, 1)
     cell["n_train"] = len(records)
     cell["pred"] = pred
@@ -229,16 +260,19 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
     summary: dict[str, Any] = {"tasks_compared": done}
     if not done:
         return summary
-    samples = [np.arange(len(golds[t]["gold"])) for t in done]
 
-    def mean_f1(model: str, *indices: np.ndarray) -> float:
-        return statistics.fmean(
-            macro_f1(golds[t]["gold"][i], np.asarray(cells[model][t][s]["pred"])[i], len(golds[t]["labels"]))
-            for t, i in zip(done, indices) for s in SETTINGS)
+    def preds(model: str, task: str) -> np.ndarray:
+        return np.array([cells[model][task][s]["pred"] for s in SETTINGS])   # one row per setting
+
+    def mean_f1(model: str) -> tuple[float, list[float]]:
+        per_task = [(mean_f1_over_settings(len(golds[t]["labels"])), (golds[t]["gold"], preds(model, t)))
+                    for t in done]
+        return rounded(task_mean_interval(per_task, resamples, seed=2))
 
     def paired_difference(model: str, other: str, seed: int) -> tuple[float, list[float]]:
-        ci = bootstrap_ci(samples, lambda *i: mean_f1(model, *i) - mean_f1(other, *i), resamples, seed=seed)
-        return round(mean_f1(model, *samples) - mean_f1(other, *samples), 4), ci
+        per_task = [(mean_f1_difference(len(golds[t]["labels"])), (golds[t]["gold"], preds(model, t), preds(other, t)))
+                    for t in done]
+        return rounded(task_mean_interval(per_task, resamples, seed=seed))
 
     baseline = models[0]
     for k, model in enumerate(models):
@@ -247,10 +281,11 @@ def summarise(results: dict, models: list[str], tasks: list[str], golds: dict, r
         attempts = sum(c["attempts"] for c in chosen)
         wall = sum(c["gen_wall_s"] for c in chosen)
         calls = sum(c.get("calls") or 0 for c in chosen)
+        value, interval = mean_f1(model)
         entry = {
-            "mean_macro_f1": round(mean_f1(model, *samples), 4),
-            "mean_macro_f1_ci": bootstrap_ci(samples, lambda *i, m=model: mean_f1(m, *i), resamples, seed=2),
-            "mean_fidelity": round(statistics.fmean(c["fidelity"] for c in chosen), 4),
+            "mean_macro_f1": value,
+            "mean_macro_f1_ci": interval,
+            "mean_fidelity": round(fmean(c["fidelity"] for c in chosen), 4),
             "kept": kept, "attempts": attempts,
             "rejected": sum(c["rejected"] for c in chosen),
             "gen_wall_s": round(wall, 1), "calls": calls,
@@ -289,7 +324,8 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
     summary, cells = results["summary"], results["cells"]
     done = summary.get("tasks_compared", [])
     lines = [f"Generators at per_class {results['per_class']}, {len(done)} task(s) x {len(SETTINGS)} settings "
-             f"({', '.join(done) or 'none complete'}); MiniLM, seed 0; 95% bootstrap intervals over test items.", ""]
+             f"({', '.join(done) or 'none complete'}); MiniLM, seed 0; 95% intervals over test items "
+             "(bootstrap standard error, synthclf.statistics).", ""]
     if done:
         baseline = models[0]
         lines += ["| model | mean Macro-F1 [95% CI] | vs " + baseline + " [95% CI] | vs the model above [95% CI] "
@@ -323,21 +359,49 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
     return "\n".join(lines)
 
 
+def git_head() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomically (records.atomic_write), in the committed file's layout: keys in run order, compact
+    (the stored predictions are most of it)."""
+    from synthclf.records import atomic_write
+
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, separators=(",", ":")))
+
+
+def stored_golds(results: dict) -> dict:
+    """The gold label ids stored in a results file, with each task's label names."""
+    from synthclf.tasks import load_card
+
+    return {task: {"gold": np.array(gold), "labels": load_card(task).label_names}
+            for task, gold in results.get("gold", {}).items()}
+
+
+def rescored(results: dict, resamples: int) -> dict:
+    """A results file's Macro-F1 scores, intervals and summary recomputed from its stored predictions
+    (no generation, no training; label fidelity needs the texts, which are not stored, so it stays)."""
+    golds = stored_golds(results)
+    for model_cells in results["cells"].values():
+        for task, by_setting in model_cells.items():
+            for cell in by_setting.values():
+                if cell.get("status") == "ok" and task in golds:
+                    gold = golds[task]
+                    cell["macro_f1"], cell["macro_f1_ci"] = rounded(
+                        cell_score(gold["gold"], np.array(cell["pred"]), len(gold["labels"]), resamples))
+    tasks = [t for t in results["tasks"] if t in golds]
+    results["summary"] = summarise(results, results["models"], tasks, golds, resamples)
+    results["markdown"] = markdown(results, results["models"], results["tasks"])
+    return results
 
 
 def table_from_json(path: Path, resamples: int) -> str:
     """The summary and table of a results file, recomputed from its predictions (a run may be
     unfinished: only tasks every model finished enter the means)."""
-    from synthclf.tasks import load_card
-
     results = json.loads(path.read_text(encoding="utf-8"))
-    golds = {task: {"gold": np.array(gold), "labels": load_card(task).label_names}
-             for task, gold in results.get("gold", {}).items()}
+    golds = stored_golds(results)
     tasks = [t for t in results["tasks"] if t in golds]
     results["summary"] = summarise(results, results["models"], tasks, golds, resamples)
     return markdown(results, results["models"], results["tasks"])
@@ -345,7 +409,7 @@ def table_from_json(path: Path, resamples: int) -> str:
 
 # ---- main -------------------------------------------------------------------------------------
 
-def prepare_real(root: Path, task: str) -> dict:
+def prepare_real(root: Path, task: str, train_params) -> dict:
     for stage in ("fetch", "prepare"):
         result = synthclf(root, stage, "--task", task)
         if result.returncode != 0:
@@ -357,7 +421,8 @@ def prepare_real(root: Path, task: str) -> dict:
     test = read_jsonl(root / "data/prepared" / task / "test.jsonl")
     index = {label: i for i, label in enumerate(labels)}
     return {"labels": labels, "test_texts": [r["text"] for r in test],
-            "gold": np.array([index[r["label"]] for r in test]), "fidelity": fidelity_classifier(train)}
+            "gold": np.array([index[r["label"]] for r in test]),
+            "fidelity": fidelity_classifier(train, labels, train_params)}
 
 
 def main() -> None:
@@ -372,7 +437,21 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep finished cells of an existing --json")
     parser.add_argument("--table-only", action="store_true",
                         help="print the table of an existing --json (also a partial one) and stop")
+    parser.add_argument("--rescore", action="store_true",
+                        help="recompute the scores and intervals of an existing --json from its stored "
+                             "predictions, write it back, print its table and stop")
     args = parser.parse_args()
+    if args.table_only or args.rescore:
+        if not args.json.exists():
+            sys.exit(f"error: {args.json} not found; run the comparison first (without --table-only/--rescore)")
+    if args.rescore:
+        results = rescored(json.loads(args.json.read_text(encoding="utf-8")), args.resamples)
+        # the run's own provenance (command, started, git_head) stays; this says what recomputed its scores
+        results["rescored"] = {"at": now(), "git_head": git_head(), "resamples": args.resamples,
+                               "how": "scores and intervals from the stored predictions (synthclf.statistics)"}
+        write_json(args.json, results)
+        print(results["markdown"])
+        return
     if args.table_only:
         print(table_from_json(args.json, args.resamples))
         return
@@ -381,8 +460,7 @@ def main() -> None:
     tasks = args.tasks.split(",") if args.tasks else repo_params["tasks"]
 
     log("command: " + " ".join([sys.executable, *sys.argv]))
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    results: dict[str, Any] = {"command": " ".join(sys.argv), "started": now(), "git_head": head,
+    results: dict[str, Any] = {"command": " ".join(sys.argv), "started": now(), "git_head": git_head(),
                                "per_class": args.per_class, "settings": SETTINGS, "tasks": tasks, "models": models,
                                "threads": {"torch": 1, "llama_cpp_server": 1}, "cells": {}}
     if args.resume and args.json.exists():
@@ -410,7 +488,7 @@ def main() -> None:
             f"replicates {params['generate'].get('replicates', 1)}")
         golds = {}
         for task in tasks:
-            golds[task] = prepare_real(root, task)
+            golds[task] = prepare_real(root, task, train_params)
             log(f"{task}: {len(golds[task]['test_texts'])} test items, labels {golds[task]['labels']}")
         results["gold"] = {t: g["gold"].tolist() for t, g in golds.items()}
         # Task-major, so an interrupted run still compares every model on the tasks done. The next
