@@ -32,6 +32,7 @@ class Seen:
     at: float
     body: dict
     action: str  # "forwarded" or a fault name
+    tokens: int = 0  # prompt + completion tokens the upstream reported for a forwarded request
 
 
 @dataclass
@@ -149,4 +150,14 @@ class FaultProxy:
             entry.action = "abandoned"
         else:
             entry.action = "forwarded"
+            entry.tokens = reported_tokens(payload)
         return web.Response(status=upstream.status, body=payload, content_type=upstream.content_type or "application/json")
+
+
+def reported_tokens(payload: bytes) -> int:
+    """prompt + completion tokens from an OpenAI-style answer's usage; 0 when it has none."""
+    try:
+        usage = json.loads(payload).get("usage") or {}
+        return int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    except (ValueError, AttributeError, TypeError):
+        return 0

@@ -280,6 +280,30 @@ def test_requests_per_minute_from_params_paces_the_calls(gen_project, fault_prox
             assert at - started >= (k - 4) * 2.0 - 0.05, f"request {k} left after {at - started:.2f}s"
 
 
+def test_tokens_per_minute_from_params_paces_the_calls(gen_project, fault_proxy) -> None:
+    """llm.tokens_per_minute holds calls back by the tokens the server reports: at 1,800 a minute
+    (30 a second, a bucket of 10 s' worth: 300) and one call at a time, request k cannot leave before
+    the tokens of requests 0..k-1, less the bucket, have been earned back at 30 a second. The time
+    held back is reported in the metrics. Lower bounds only: a slow machine can only be later."""
+    per_minute, bucket = 1800, 300
+    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp", "tokens_per_minute": per_minute,
+                     "concurrency": 1}, generate={"per_class": 3, "max_attempts_factor": 2.0})
+    started = time.monotonic()
+    _records, metrics = run_generate("zero_shot")
+    seen = sorted(fault_proxy.seen, key=lambda item: item.at)
+    # a call that timed out (abandoned) and was sent again costs the bucket only once, as it does here
+    assert len(seen) == metrics["http_requests"] >= 6, metrics
+    assert all(item.tokens > 0 for item in seen if item.action == "forwarded"), [item.action for item in seen]
+    used = 0
+    for k, item in enumerate(seen):
+        earliest = (used - bucket) / (per_minute / 60)
+        assert item.at - started >= earliest - 0.05, f"request {k} left at {item.at - started:.2f}s, before {earliest:.2f}s"
+        used += item.tokens
+    assert used > 2 * bucket, "too few tokens to test the pacing: raise per_class"
+    # the calls themselves refill the bucket, so the wait is less than that bound but never nothing
+    assert 0 < metrics["rate_limit_wait_s"] <= metrics["wall_time_s"], metrics
+
+
 def wait_for_rows(db_path: Path, count: int, process: subprocess.Popen, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -148,6 +148,7 @@ class GenerateMetrics(CallCounts):
     complete: bool
     rejected: dict[str, int]
     errors: dict[str, int]
+    rate_limit_wait_s: float = 0.0   # held back by llm.requests_per_minute / tokens_per_minute
     cache_hit_rate: float
     tokens: TokenCounts
     budget_usd: float

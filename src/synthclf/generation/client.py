@@ -50,7 +50,7 @@ class CallStats:
     calls: int = 0  # requests that returned a usable completion
     retries: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # transient error kind -> count
-    rate_limit_wait_s: float = 0.0
+    rate_limit_wait_s: float = 0.0  # held back by the requests- and tokens-per-minute limits
 
     def count_error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -181,9 +181,14 @@ class LLMClient:
                 return None
             estimate = self._estimate_tokens(prompt)
             reserved = await self.tokens_limiter.acquire(estimate)
+            self._record_waits()
             response = await self._with_retries(prompt, seed)
             self.tokens_limiter.settle(reserved, response.prompt_tokens + response.completion_tokens)
             return response
+
+    def _record_waits(self) -> None:
+        """The time calls were held back by llm.requests_per_minute and llm.tokens_per_minute."""
+        self.stats.rate_limit_wait_s = self.requests_limiter.waited_s + self.tokens_limiter.waited_s
 
     def _estimate_tokens(self, prompt: Prompt) -> int:
         body = prompt.text or " ".join(content for _role, content in prompt.messages)
@@ -194,6 +199,7 @@ class LLMClient:
         retry_number = 0
         while True:
             await self.requests_limiter.acquire(1)
+            self._record_waits()
             self.stats.attempts += 1
             try:
                 response = await self._send(prompt, seed)

@@ -172,6 +172,7 @@ def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | N
         "rejected": dict(sorted(accounting.rejected_total().items())),
         **call_counts(stats, accounting),
         "errors": dict(sorted(stats.errors.items())),
+        "rate_limit_wait_s": round(stats.rate_limit_wait_s, 3),
         "cache_hit_rate": round(accounting.cache_hits / looked_up, 4) if looked_up else 0.0,
         "tokens": {"prompt": accounting.fresh_prompt_tokens, "completion": accounting.fresh_completion_tokens,
                    "cached_prompt": accounting.cached_prompt_tokens,
