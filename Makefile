@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 # AMX code is compiled out; the AVX-512/VNNI kernels take its place. Override CMAKE_ARGS for a GPU build.
 export CMAKE_ARGS ?= -DCMAKE_C_FLAGS=-U__AMX_INT8__ -DCMAKE_CXX_FLAGS=-U__AMX_INT8__
 
-.PHONY: setup generator run test bench bench-generators clean-venv
+.PHONY: setup generator run test bench bench-generators clean-venv docs
 
 setup: $(STAMP)
 
@@ -54,6 +54,10 @@ bench: setup
 # benchmarks/mix_training_floor.py needs a prepared task (dvc repro prepare@vader_tweets); run it by hand.
 bench-generators: setup
 	. $(BIN)/activate && python benchmarks/generator_comparison.py --json reports/generator_comparison.json
+
+# The documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000; `make test` builds it with --strict.
+docs: setup
+	. $(BIN)/activate && mkdocs serve
 
 clean-venv:
 	rm -rf $(VENV)
