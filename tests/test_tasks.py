@@ -167,12 +167,12 @@ def test_oversized_split_is_a_clear_error(project):
 
 # ---------------------------------------------------------------- a user's own files and cards
 
-README = REPO / "README.md"
+CARD_PAGE = REPO / "docs" / "your-own-task.md"
 
 
 def readme_card() -> str:
-    """The card example of README's "Your own task" section, verbatim."""
-    section = README.read_text(encoding="utf-8").split("### Your own task", 1)[1]
+    """The card example of the docs' "Your own task" page (its section "The task card"), verbatim."""
+    section = CARD_PAGE.read_text(encoding="utf-8").split("## The task card", 1)[1]
     return section.split("```yaml\n", 1)[1].split("```", 1)[0]
 
 
