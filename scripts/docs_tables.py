@@ -125,11 +125,12 @@ def generators(repo: Path) -> str:
     results = _read(repo, GENERATORS)
     summary, cells, models = results["summary"], results["cells"], results["models"]
     baseline = models[0]
+    threads = results["threads"]
     minutes = (datetime.fromisoformat(results["finished"]) - datetime.fromisoformat(results["started"])).seconds / 60
     lines = [f"Per model: {len(summary['tasks_compared'])} tasks × {len(results['settings'])} settings at "
              f"`per_class: {results['per_class']}`, one generation draw (seed 0) per cell; "
              f"run {results['started'][:10]} at git `{results['git_head']}`, {minutes:.0f} min "
-             f"(llama.cpp server {results['threads']['llama_cpp_server']} thread, torch {results['threads']['torch']}).",
+             f"(llama.cpp server {threads['llama_cpp_server']} thread, torch {threads['torch']}).",
              "",
              f"| model | mean Macro-F1 [95% CI] | vs {baseline.split('-')[0]} [95% CI] | vs the model above [95% CI] "
              "| label fidelity | rejected / attempts | generation s | s per kept text |",
@@ -140,7 +141,8 @@ def generators(repo: Path) -> str:
         ci = entry["mean_macro_f1_ci"]
         versus = (_signed(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
                   if f"delta_vs_{baseline}" in entry else "")
-        above = _signed(entry["delta_vs_previous"], entry["delta_vs_previous_ci"]) if "delta_vs_previous" in entry else ""
+        above = (_signed(entry["delta_vs_previous"], entry["delta_vs_previous_ci"])
+                 if "delta_vs_previous" in entry else "")
         speed = entry["gen_s_per_kept_text"]
         lines.append(f"| {model} | {entry['mean_macro_f1']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | {versus} | {above} | "
                      f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
