@@ -36,8 +36,8 @@ from pathlib import Path
 
 import yaml
 
+from synthclf.settings.train import DEFAULT_BACKEND
 from synthclf.training.backends import backend as training_backend
-from synthclf.training.settings import DEFAULT_BACKEND
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ("dvc.yaml", "src", "data/external", "data/judgments")

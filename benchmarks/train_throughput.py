@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from synthclf.config import TrainParams  # noqa: E402
+from synthclf.settings.train import TrainParams  # noqa: E402
 from synthclf.training.backends.transformer import load_classifier, train_transformer  # noqa: E402
 
 LABELS = ["negative", "positive"]

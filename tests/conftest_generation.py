@@ -75,7 +75,7 @@ def project_params(llm: dict[str, Any] | None = None, generate: dict[str, Any] |
 def llama_server() -> Iterator[str]:
     """The bundled SmolLM2 model behind llama-cpp-python's OpenAI-compatible server, once per session."""
     from synthclf.generation.server import local_server
-    from synthclf.generation.settings import LLMParams
+    from synthclf.settings.llm import LLMParams
 
     with local_server(LLMParams(server_threads=2)) as base_url:
         yield base_url

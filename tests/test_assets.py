@@ -21,7 +21,7 @@ from synthclf.assets import SplitGGUF, assemble, generator_gguf, install_generat
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.generation.server import auto_threads, busy_cores, server_command
-from synthclf.generation.settings import LLMParams
+from synthclf.settings.llm import LLMParams
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = [b"GGUF" + bytes(range(256)) * 3, b"second part " * 50, b"\x00\x01tail"]

@@ -13,14 +13,14 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from synthclf import paths  # noqa: E402
-from synthclf.config import TrainParams, load_params  # noqa: E402
+from synthclf.config import load_params  # noqa: E402
 from synthclf.errors import SynthclfError  # noqa: E402
 from synthclf.records import read_jsonl, write_jsonl  # noqa: E402
+from synthclf.settings.train import BACKENDS, TrainParams  # noqa: E402
 from synthclf.text import embeddings  # noqa: E402
 from synthclf.training import evaluate, train  # noqa: E402
 from synthclf.training.backends import Backend, backend, load_checkpoint  # noqa: E402
 from synthclf.training.backends.frozen import FrozenLogreg  # noqa: E402
-from synthclf.training.settings import BACKENDS  # noqa: E402
 from test_training import records as sms_records  # noqa: E402  (the training tests' tiny separable task)
 
 REPO = Path(__file__).resolve().parents[1]

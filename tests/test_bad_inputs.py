@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthclf.training.settings import BACKENDS
+from synthclf.settings.train import BACKENDS
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHED = ("data", "models", "metrics", "reports")

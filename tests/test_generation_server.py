@@ -24,8 +24,8 @@ from synthclf import paths
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.generation import generate
-from synthclf.generation.settings import GenerationParams
 from synthclf.records import read_json, read_jsonl
+from synthclf.settings.generate import GenerationParams
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from synthclf import resources
-from synthclf.config import TrainParams, load_params
+from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.resources import ResourcesParams, resolve_device, resolve_threads
+from synthclf.settings.train import TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,7 @@ def test_apply_threads_sets_torch_blas_and_env(monkeypatch):
 
 def test_server_threads_follow_resources():
     from synthclf.generation.server import server_threads
-    from synthclf.generation.settings import LLMParams
+    from synthclf.settings.llm import LLMParams
 
     try:
         resources.activate(ResourcesParams(threads=3))
@@ -183,7 +184,7 @@ def test_this_llama_build_keeps_the_server_on_the_cpu_with_auto():
 
 def test_server_command_passes_gpu_layers():
     from synthclf.generation.server import server_command
-    from synthclf.generation.settings import LLMParams
+    from synthclf.settings.llm import LLMParams
 
     try:
         resources.activate(ResourcesParams(threads=1, gpu_layers=7))

@@ -211,7 +211,7 @@ def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
     (1200, 114),   # the full real set: its own 3 epochs (38 batches), above the floor
 ])
 def test_step_floor_grows_with_mid_sized_sets_and_stops_at_the_cap(n_examples, steps):
-    from synthclf.config import TrainParams
+    from synthclf.settings.train import TrainParams
     from synthclf.training.backends.transformer import total_steps
 
     params = TrainParams(epochs=3, min_steps=20, min_epochs=15, max_floor_steps=100, batch_size=32)

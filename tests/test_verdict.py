@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from synthclf.analysis import verdict
-from synthclf.config import VerdictParams
+from synthclf.settings.compare import VerdictParams
 
 THRESHOLDS = VerdictParams(replace_share=0.9, within_points=1.0, min_real_lift=0.05)
 SETTINGS = ["zero_shot", "few_shot"]

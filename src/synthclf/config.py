@@ -1,133 +1,32 @@
 """params.yaml, validated. Every command loads it through `load_params` before doing anything.
 
-Each subsystem owns the model of its own section (generation/settings.py, validation/settings.py,
-analysis/settings.py); this module composes them and turns any mistake into one line that names
-the key, what was given and what is allowed.
+Each section's model is a module of synthclf/settings/ (resources' is in synthclf/resources.py);
+this module composes them into `Params`, checks what spans sections (every task has a card and a
+split, a mix's setting is generated, a source is known), and turns any mistake into one line that
+names the key, what was given and what is allowed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from synthclf.analysis.settings import AnalysisParams
-from synthclf.assets import BUNDLED_PREFIX, bundled_encoders, unknown_encoder_fix
 from synthclf.errors import SynthclfError
 from synthclf.paths import available_tasks
-from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.resources import ResourcesParams
 from synthclf.schema import Strict
-from synthclf.training.settings import BACKENDS, DEFAULT_BACKEND, HeadParams
-from synthclf.validation.settings import ValidationParams
+from synthclf.settings.analyze import AnalysisParams
+from synthclf.settings.compare import CompareParams
+from synthclf.settings.generate import GenerationParams
+from synthclf.settings.llm import LLMParams
+from synthclf.settings.mix import MixParams, parse_mix  # noqa: F401  parse_mix: tests/test_pipeline.py reads it here
+from synthclf.settings.split import SplitParams
+from synthclf.settings.train import TrainParams
+from synthclf.settings.validate import ValidationParams
 
 DEFAULT_PARAMS = Path("params.yaml")
-
-
-class SplitParams(Strict):
-    train_size: int = Field(gt=0, description="real training examples kept after the split")
-    test_size: int = Field(gt=0, description="real test examples every model is scored on")
-    pool_size: int = Field(ge=0, description="few-shot pool drawn from the training split")
-    balance: bool = Field(False, description="equal label counts in train and test (for skewed sources)")
-
-
-def parse_mix(source: str) -> tuple[str, int] | None:
-    """'few_shot+real100' -> ('few_shot', 100); None for a source that is not a mix."""
-    setting, plus, real = source.partition("+real")
-    return (setting, int(real)) if plus and setting in ("zero_shot", "few_shot") and real.isdigit() else None
-
-
-def real_alone_point(real: int) -> str:
-    """'real100': the curve point of a mix's N real examples trained alone, beside 'few_shot+real100'."""
-    return f"real{real}"
-
-
-class MixParams(Strict):
-    """A training mix: every validated `setting` record plus `real` real training examples."""
-
-    setting: Literal["zero_shot", "few_shot"]
-    real: int = Field(gt=0, description="real training examples added to the synthetic data")
-
-    @property
-    def source(self) -> str:
-        """The mix's name as a training source, e.g. few_shot+real100 (list it under `sources`)."""
-        return f"{self.setting}+real{self.real}"
-
-
-class VerdictParams(Strict):
-    """Thresholds of the one-line verdict per task (report, metrics/summary.json)."""
-
-    replace_share: float = Field(0.9, gt=0, le=1.5, description="replace: the recovered share's lower bound reaches this")
-    within_points: float = Field(1.0, gt=0, le=50, description="augment: a mix within this many Macro-F1 points of real")
-    min_real_lift: float = Field(0.05, ge=0, lt=1, description="no verdict, and no recovered share, when real data "
-                                 "beats chance (the stronger of guessing by the training label shares and the best "
-                                 "constant predictor) by less Macro-F1 than this")
-
-
-class CompareParams(Strict):
-    """How sources are compared: equal-size learning curves, intervals, the verdict."""
-
-    sizes: list[int] = Field(default_factory=lambda: [5, 10], description="smaller sizes per label on the learning "
-                             "curves; generate.per_class is always the largest point")
-    confidence: float = Field(0.95, gt=0.5, lt=1)
-    bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
-    real_sizes: list[int] = Field(default_factory=lambda: [20, 50, 100, 200, 400], description="real-data-only "
-                                  "points of the real learning curve above generate.per_class (per label, each label "
-                                  "capped at what it has), measured where an exchange rate can land")
-    max_interpolation_fold: float = Field(3.0, gt=1, description="an exchange rate read between two measured real "
-                                          "sizes more than this many times apart is flagged as interpolated")
-    min_tasks: int = Field(3, ge=2, description="a mean over tasks gets an interval (and a finding a status) "
-                           "only from this many tasks")
-    gap_statistic: str = Field("unrecovered_zero_shot", pattern=r"^(gap|fair_gap|unrecovered)_[a-z_+0-9]+$",
-                               description="the statistic the subjectivity finding tests, chosen before the run: "
-                               "gap_<source>, fair_gap_<setting> or unrecovered_<setting>")
-    verdict: VerdictParams = VerdictParams()
-
-    @model_validator(mode="after")
-    def _sizes_ascending(self) -> CompareParams:
-        if any(size <= 0 for size in self.sizes) or sorted(set(self.sizes)) != self.sizes:
-            raise ValueError(f"compare.sizes: got {self.sizes}; list distinct positive sizes per label, ascending")
-        if any(size <= 0 for size in self.real_sizes) or sorted(set(self.real_sizes)) != self.real_sizes:
-            raise ValueError(f"compare.real_sizes: got {self.real_sizes}; list distinct positive sizes per label, "
-                             "ascending")
-        return self
-
-
-class TrainParams(Strict):
-    backend: str = Field(DEFAULT_BACKEND, description="a name in training/settings.py's BACKENDS")
-    head: HeadParams = HeadParams()
-    encoder: str = Field("bundled:all-MiniLM-L6-v2", description="bundled:<name> or a hub id such as roberta-base")
-    epochs: float = Field(3, gt=0)
-    min_steps: int = Field(60, ge=0, description="small synthetic sets still get this many optimiser steps")
-    min_epochs: float = Field(0, ge=0, description="mid-sized sets (a mix, ~100-300 examples) get at least this "
-                              "many epochs, up to max_floor_steps steps")
-    max_floor_steps: int = Field(100, ge=0, description="min_epochs never asks for more steps than this")
-    batch_size: int = Field(32, gt=0)
-    learning_rate: float = Field(5e-5, gt=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    max_length: int = Field(64, ge=8, le=512)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    eval_batch_size: int = Field(128, gt=0, description="texts per prediction batch (a runtime knob: "
-                                 "no stage depends on it)")
-
-    @field_validator("backend")
-    @classmethod
-    def _registered_backend(cls, name: str) -> str:
-        if name not in BACKENDS:
-            raise ValueError(f"allowed: {', '.join(BACKENDS)}")
-        return name
-
-    @field_validator("encoder")
-    @classmethod
-    def _known_bundled_encoder(cls, encoder: str) -> str:
-        """An unknown `bundled:` name fails at params load, before any stage runs (not at train)."""
-        if encoder.startswith(BUNDLED_PREFIX) and encoder.removeprefix(BUNDLED_PREFIX) not in bundled_encoders():
-            raise PydanticCustomError("bundled_encoder", "{fix}", {"fix": unknown_encoder_fix()})
-        return encoder
 
 
 class Params(Strict):

@@ -35,7 +35,8 @@ import numpy as np
 from synthclf import paths
 from synthclf.analysis import bradley_terry, instance, verdict
 from synthclf import statistics as stats
-from synthclf.config import Params, parse_mix, real_alone_point
+from synthclf.config import Params
+from synthclf.settings.mix import parse_mix, real_alone_point
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics, Summary, TrainMetrics, read_metrics, write_metrics
 from synthclf.records import read_jsonl, write_json

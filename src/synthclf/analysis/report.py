@@ -25,11 +25,12 @@ from pathlib import Path
 from synthclf import paths
 from synthclf.analysis import figures, verdict
 from synthclf.analysis.analyze import gain_key, gap_key, gap_sources
-from synthclf.config import Params, parse_mix
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import DIVERSITY_KEYS, GenerateMetrics, JudgeStats, Summary, ValidateSummary, read_metrics
 from synthclf.records import atomic_write, read_json
 from synthclf.schema import Strict
+from synthclf.settings.mix import parse_mix
 from synthclf.tasks import load_card
 
 NA = "n/a"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from synthclf.config import VerdictParams
+from synthclf.settings.compare import VerdictParams
 
 SIGNS = {"=": "≈", "<=": "≤", ">=": "≥"}
 

@@ -28,7 +28,8 @@ from synthclf.generation.accounting import Accounting
 from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, resolve_cache_path
 from synthclf.generation.client import CallStats, LLMClient, sampling_params
 from synthclf.generation.prompts import Prompt, Style
-from synthclf.generation.settings import GenerationParams, LLMParams
+from synthclf.settings.generate import GenerationParams
+from synthclf.settings.llm import LLMParams
 
 LOCAL_PLACEHOLDER_KEY = "sk-local-no-key-needed"
 T = TypeVar("T")

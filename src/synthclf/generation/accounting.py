@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from synthclf.generation.cache import CachedResponse
-from synthclf.generation.settings import Price
+from synthclf.settings.generate import Price
 
 
 @dataclass

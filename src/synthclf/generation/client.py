@@ -31,7 +31,7 @@ from synthclf.errors import SynthclfError
 from synthclf.generation.cache import CachedResponse
 from synthclf.generation.limits import RateLimiter
 from synthclf.generation.prompts import Prompt
-from synthclf.generation.settings import LLMParams
+from synthclf.settings.llm import LLMParams
 
 RETRY_AFTER_CAP_S = 120.0
 

@@ -32,10 +32,11 @@ from synthclf.generation.cleaning import CopyDetector, TextFilter
 from synthclf.generation.client import CallStats
 from synthclf.generation.engine import Engine, Outcome, drop_cross_label_duplicates
 from synthclf.generation.prompts import PromptBuilder, tokens_per_text
-from synthclf.generation.settings import GenerationParams, LLMParams
 from synthclf.interrupts import Interrupted, run_async
 from synthclf.metrics import GenerateMetrics, write_metrics
 from synthclf.records import read_jsonl, write_jsonl
+from synthclf.settings.generate import GenerationParams
+from synthclf.settings.llm import LLMParams
 from synthclf.tasks import TaskCard, load_card
 
 

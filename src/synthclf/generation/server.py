@@ -35,7 +35,7 @@ import httpx
 
 from synthclf.assets import generator_chat_format, generator_gguf
 from synthclf.errors import SynthclfError
-from synthclf.generation.settings import LLMParams
+from synthclf.settings.llm import LLMParams
 
 ServerLog = Path | IO[bytes]  # a log file the caller names, or our own unlinked one
 READY_TIMEOUT_S = 120.0

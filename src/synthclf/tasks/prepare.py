@@ -15,10 +15,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from synthclf import paths
-from synthclf.config import Params, SplitParams
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import PrepareStats, write_metrics
 from synthclf.records import write_jsonl
+from synthclf.settings.split import SplitParams
 from synthclf.tasks import load_card
 from synthclf.tasks.sources import read_items
 from synthclf.text.normalize import normalized

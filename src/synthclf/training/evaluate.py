@@ -18,10 +18,11 @@ import statistics
 from pathlib import Path
 
 from synthclf import paths
-from synthclf.config import Params, parse_mix
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics
 from synthclf.records import atomic_directory, read_jsonl
+from synthclf.settings.mix import parse_mix
 from synthclf.tasks import load_card
 from synthclf.training.backends import load_checkpoint
 from synthclf.training.train import open_live

@@ -23,10 +23,11 @@ import json
 from pathlib import Path
 
 from synthclf import paths, resources
-from synthclf.config import Params, TrainParams
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import TrainMetrics
 from synthclf.records import atomic_directory, atomic_write, read_jsonl, write_jsonl
+from synthclf.settings.train import TrainParams
 from synthclf.tasks import load_card
 from synthclf.training.backends import Backend, backend
 from synthclf.training.backends.base import ConstantClassifier

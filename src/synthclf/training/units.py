@@ -34,9 +34,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from synthclf import paths
-from synthclf.config import Params, parse_mix, real_alone_point
+from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.records import read_jsonl
+from synthclf.settings.mix import parse_mix, real_alone_point
 
 
 @dataclass(frozen=True)

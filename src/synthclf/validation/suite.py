@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from synthclf.validation.settings import ValidationParams
+from synthclf.settings.validate import ValidationParams
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home, before GX is imported
 

@@ -10,7 +10,7 @@ and the dataset suite (see suite.py), and writes:
 - `paths.validation_docs_dir`: Great Expectations Data Docs for this run (always written);
 - `paths.metrics_file("validate", task, source)`: the summary (always written) — `success`,
   per-expectation results, row counts by reason, the `diversity` block and the `long_texts` block
-  (texts over validate.max_chars: kept and truncated for training, or quarantined; see settings.py);
+  (texts over validate.max_chars: kept and truncated for training, or quarantined; see settings/validate.py);
 - `paths.validated_file`: the clean rows — written **only when validation succeeds**.
 
 Policy (params `validate.policy`): under `fail` any failed expectation fails the stage; under
@@ -43,7 +43,7 @@ from synthclf.records import atomic_directory, read_jsonl, write_jsonl
 from synthclf.tasks import load_card
 from synthclf.validation.datacard import write_data_card
 from synthclf.validation.features import RECORD_COLUMNS, validation_frame
-from synthclf.validation.settings import ValidationParams
+from synthclf.settings.validate import ValidationParams
 from synthclf.validation.suite import Outcome, SuiteRunner, dataset_checks, row_checks
 
 REFERENCE_DRAWS = 3

@@ -1,6 +1,6 @@
 """Classifier backends behind one interface (base.Backend: fit, predict, save, load).
 
-The registry is training/settings.py's BACKENDS (name -> module:class), read by params validation
+The registry is settings/train.py's BACKENDS (name -> module:class), read by params validation
 too; this package turns a name or a checkpoint folder into the backend that owns it.
 """
 
@@ -10,8 +10,8 @@ import importlib
 from pathlib import Path
 
 from synthclf.errors import SynthclfError
+from synthclf.settings.train import BACKENDS
 from synthclf.training.backends.base import Backend, Classifier
-from synthclf.training.settings import BACKENDS
 
 __all__ = ["Backend", "Classifier", "backend", "load_checkpoint"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from synthclf.config import TrainParams
+    from synthclf.settings.train import TrainParams
 
 
 class FitLog(Protocol):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from synthclf import resources
 from synthclf.assets import resolve_encoder
-from synthclf.config import TrainParams
 from synthclf.errors import SynthclfError
+from synthclf.settings.train import TrainParams
 from synthclf.training.backends.base import Backend
 
 CHECKPOINT = "config.json"   # with model.safetensors and the tokenizer files
