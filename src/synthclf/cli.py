@@ -152,6 +152,17 @@ def report(params: ParamsOption = DEFAULT_PARAMS) -> None:
     run_stage("synthclf.analysis.report", params, None)
 
 
+@app.command()
+def experiments(repo: Annotated[Path, typer.Option("--repo", help="the DVC project")] = Path("."),
+                from_json: Annotated[Path | None, typer.Option(
+                    "--from-json", help="a saved `dvc exp show --json` output, instead of running it")] = None) -> None:
+    """Per DVC experiment: the params it changed, each task's verdict, share recovered and headline score."""
+    def action() -> None:
+        from synthclf.analysis.experiments import run
+        typer.echo(run(repo, from_json), nl=False)
+    guarded(action)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())
 
