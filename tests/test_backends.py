@@ -34,8 +34,7 @@ def records(n_per_label: int, seed: int, source: str = "real") -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def store_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv(embeddings.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(train, "UNIT_CACHE", tmp_path / "cache" / "units")
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))   # embeddings and fitted units
     embeddings.forget_in_process_vectors()
 
 

@@ -10,6 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from synthclf import paths  # noqa: E402
 from synthclf.text import embeddings  # noqa: E402
 
 TEXTS = ["Win a free holiday, call now to claim your prize",
@@ -19,7 +20,7 @@ TEXTS = ["Win a free holiday, call now to claim your prize",
 
 @pytest.fixture(autouse=True)
 def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv(embeddings.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
     embeddings.forget_in_process_vectors()
     yield tmp_path / "cache" / "embeddings"
     embeddings.forget_in_process_vectors()

@@ -12,12 +12,15 @@ import httpx
 import openai
 import pytest
 
-from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, original_repo_root, resolve_cache_path
+from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, resolve_cache_path
 from synthclf.generation.cleaning import CopyDetector, NearDuplicateIndex, TextFilter, clean_text
 from synthclf.text.normalize import words
 from synthclf.generation.client import MalformedResponse, RetryPolicy, retry_after_seconds, transient_kind
 from synthclf.generation.limits import RateLimiter
 from synthclf.generation.prompts import PromptBuilder, load_template
+from synthclf.paths import original_repo_root
+from synthclf.text import embeddings
+from synthclf.training import train
 
 LABELS = ["ham", "spam"]
 
@@ -238,6 +241,20 @@ def test_cache_path_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_cache_path(".c/r.sqlite", cwd=queued) == tmp_path / "repo" / ".c/r.sqlite"
     monkeypatch.setenv("SYNTHCLF_CACHE_DIR", str(tmp_path / "shared"))
     assert resolve_cache_path(".c/r.sqlite", cwd=queued) == tmp_path / "shared" / "r.sqlite"
+
+
+def test_embeddings_and_fitted_units_share_the_cache_root_of_the_original_repo(tmp_path, monkeypatch) -> None:
+    """A queued experiment's copy finds the workspace's embeddings and fitted units, as it finds
+    its responses: a sweep does not embed or refit what the workspace already has."""
+    monkeypatch.delenv("SYNTHCLF_CACHE_DIR", raising=False)
+    queued = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpab12cd"
+    queued.mkdir(parents=True)
+    monkeypatch.chdir(queued)
+    assert embeddings.cache_dir() == tmp_path / "repo" / ".synthclf_cache" / "embeddings"
+    assert train.unit_cache_dir() == tmp_path / "repo" / ".synthclf_cache" / "units"
+    monkeypatch.setenv("SYNTHCLF_CACHE_DIR", str(tmp_path / "shared"))
+    assert embeddings.cache_dir() == tmp_path / "shared" / "embeddings"
+    assert train.unit_cache_dir() == tmp_path / "shared" / "units"
 
 
 # -- rate limiter --------------------------------------------------------------------------------

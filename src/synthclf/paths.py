@@ -7,6 +7,25 @@ from pathlib import Path
 
 REAL = "real"
 CARDS_DIR = Path(__file__).parent / "tasks" / "cards"
+CACHE_DIR_ENV = "SYNTHCLF_CACHE_DIR"
+CACHE_DIR = ".synthclf_cache"
+DVC_EXP_TMP_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
+
+
+def original_repo_root(cwd: Path) -> Path:
+    """The repository a queued `dvc exp` copy was made from (<repo>/.dvc/tmp/exps/<tmpdir>/); cwd otherwise."""
+    text = str(cwd.resolve())
+    marker = text.find(DVC_EXP_TMP_MARKER)
+    return Path(text[:marker]) if marker > 0 else cwd
+
+
+def cache_root(cwd: Path | None = None) -> Path:
+    """The caches' folder (responses, embeddings, fitted units): $SYNTHCLF_CACHE_DIR, else .synthclf_cache
+    in the original repository, so queued experiments and the workspace share one set of caches."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return original_repo_root(cwd or Path.cwd()) / CACHE_DIR
 
 
 def cards_dir() -> Path:

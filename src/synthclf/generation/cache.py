@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from synthclf.errors import SynthclfError
+from synthclf.paths import CACHE_DIR_ENV, original_repo_root
 
-CACHE_DIR_ENV = "SYNTHCLF_CACHE_DIR"
-DVC_EXP_TMP_MARKER = os.sep + os.path.join(".dvc", "tmp", "exps") + os.sep
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -66,13 +65,6 @@ def cache_key(request: dict[str, Any]) -> str:
     The request dict must not contain credentials or the endpoint (callers build it that way)."""
     canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def original_repo_root(cwd: Path) -> Path:
-    """The repository a queued `dvc exp` copy was made from; cwd itself otherwise."""
-    text = str(cwd.resolve())
-    marker = text.find(DVC_EXP_TMP_MARKER)
-    return Path(text[:marker]) if marker > 0 else cwd
 
 
 def resolve_cache_path(cache_path: str, cwd: Path | None = None) -> Path:

@@ -4,8 +4,8 @@
 product is a cosine similarity. Each text is embedded once per encoder, ever:
 
 - on disk: `<cache>/embeddings/vectors.sqlite`, one row per (encoder, text), keyed by the sha256 of
-  the encoder's id and the text, where <cache> is $SYNTHCLF_CACHE_DIR or `.synthclf_cache` in the
-  working directory. Validation embeds the real, test and synthetic texts; the frozen-encoder
+  the encoder's id and the text, where <cache> is `paths.cache_root()`: $SYNTHCLF_CACHE_DIR or
+  `.synthclf_cache` in the original repository (queued experiments share it). Validation embeds the real, test and synthetic texts; the frozen-encoder
   classifier (training/backends/frozen.py) then finds every one of them there, so its 200-odd
   training units of a run load no model at all;
 - in process: every text embedded in this process is remembered.
@@ -30,9 +30,8 @@ import numpy as np
 from synthclf import resources
 from synthclf.assets import BUNDLED_PREFIX, MINILM, SPLIT_ENCODERS, resolve_encoder
 from synthclf.errors import SynthclfError
+from synthclf.paths import cache_root
 
-CACHE_ENV = "SYNTHCLF_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path(".synthclf_cache")
 DEFAULT_ENCODER = BUNDLED_PREFIX + MINILM
 DIMENSION = 384  # all-MiniLM-L6-v2's
 BATCH_SIZE = 64
@@ -43,8 +42,8 @@ _seen_vectors: dict[tuple[str, str], np.ndarray] = {}
 
 
 def cache_dir() -> Path:
-    """Where cached embeddings live: $SYNTHCLF_CACHE_DIR/embeddings or .synthclf_cache/embeddings."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR) / "embeddings"
+    """Where cached embeddings live: <cache root>/embeddings (paths.cache_root)."""
+    return cache_root() / "embeddings"
 
 
 @lru_cache(maxsize=None)

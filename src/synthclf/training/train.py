@@ -35,7 +35,6 @@ from synthclf.training.units import Unit, units_for
 
 # Predictions of units that keep no checkpoint, by content: the size-matched real units of the
 # zero-shot and few-shot stages are usually identical and are then fitted once.
-UNIT_CACHE = Path(".synthclf_cache/units")
 
 
 def run(params: Params, task: str, source: str | None = None) -> None:
@@ -148,18 +147,23 @@ def unit_key(owner: type[Backend], texts, labels, label_names, train: TrainParam
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def unit_cache_dir() -> Path:
+    """Fitted units' predictions, beside the response and embedding caches (shared by queued experiments)."""
+    return paths.cache_root() / "units"
+
+
 def read_unit_cache(key: str | None) -> dict | None:
-    if key is None or not (UNIT_CACHE / f"{key}.json").exists():
+    if key is None or not (unit_cache_dir() / f"{key}.json").exists():
         return None
     try:
-        return json.loads((UNIT_CACHE / f"{key}.json").read_text(encoding="utf-8"))
+        return json.loads((unit_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
     except ValueError:
         return None  # a damaged entry is refitted
 
 
 def write_unit_cache(key: str | None, predictions: list[str], stats: dict) -> None:
     if key is not None:
-        with atomic_write(UNIT_CACHE / f"{key}.json") as handle:
+        with atomic_write(unit_cache_dir() / f"{key}.json") as handle:
             json.dump({"predictions": predictions, "stats": stats}, handle)
 
 
