@@ -163,7 +163,7 @@ def write(path: str | Path, payload) -> None:
 
 def write_source(root: Path, params: Params, task: str, source: str, overrides: dict | None = None) -> None:
     """Predictions, train metrics and (by the real evaluate code) evaluate metrics of one source."""
-    from synthclf.training.evaluate import headline_point, score_source
+    from synthclf.training.evaluate import score_source
 
     rows = prediction_records(task, source, overrides)
     write(root / f"data/predictions/{task}/{source}.jsonl", rows)
@@ -176,7 +176,7 @@ def write_source(root: Path, params: Params, task: str, source: str, overrides: 
                                                                             for label in labels}}
                      for unit in rows[0]["pred"]}}, TrainMetrics)
     write_metrics(root / f"dvclive/evaluate/{task}/{source}/metrics.json",
-                  score_source(rows, load_card(task).label_names, headline_point(params, source),
+                  score_source(rows, load_card(task).label_names, params.headline_point(source),
                                params.compare.confidence, params.compare.bootstrap_resamples, params.seed),
                   EvaluateMetrics)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from import_graph import PACKAGE, module_name, modules, raw_imports
 
 # Lowest first. A module may import its own layer's shared modules and anything in a lower layer.
 LAYERS: list[set[str]] = [
-    {"errors", "schema", "paths", "records", "resources", "interrupts", "assets", "text", "statistics", "metrics"},
+    {"errors", "schema", "paths", "records", "resources", "interrupts", "assets", "text", "scoring", "statistics",
+     "metrics"},
     {"settings", "config"},             # settings/: one model per params section; config.py composes and loads
     {"tasks"},
     {"generation", "validation", "training"},   # the stages: peers, they never import each other

@@ -14,14 +14,14 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from synthclf.errors import SynthclfError
-from synthclf.paths import available_tasks
+from synthclf.paths import REAL, available_tasks
 from synthclf.resources import ResourcesParams
 from synthclf.schema import Strict
 from synthclf.settings.analyze import AnalysisParams
 from synthclf.settings.compare import CompareParams
 from synthclf.settings.generate import GenerationParams
 from synthclf.settings.llm import LLMParams
-from synthclf.settings.mix import MixParams, parse_mix  # noqa: F401  parse_mix: tests/test_pipeline.py reads it here
+from synthclf.settings.mix import MixParams, parse_mix  # parse_mix: tests/test_pipeline.py reads it here too
 from synthclf.settings.split import SplitParams
 from synthclf.settings.train import TrainParams
 from synthclf.settings.validate import ValidationParams
@@ -71,6 +71,13 @@ class Params(Strict):
                 raise ValueError(f"sources: {source!r} is not one of {allowed}; add it to generate.settings "
                                  "or mixes first")
         return self
+
+    def headline_point(self, source: str) -> str:
+        """The one curve point a source is reported by (its score, its gap, the report's tables): all
+        real data, a generation setting at its largest size (generate.per_class), a mix as it is."""
+        if source == REAL or parse_mix(source):
+            return source
+        return f"{source}@{self.generate.per_class}"
 
     def curve_sizes(self) -> list[int]:
         """Examples per label on the learning curves, ascending; the largest is generate.per_class."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, create_model, field_validator
 
+from synthclf import scoring
 from synthclf.errors import SynthclfError
 from synthclf.records import read_json, write_json
 from synthclf.schema import Strict
@@ -53,26 +54,27 @@ class TrainMetrics(Strict):
 
 # --- evaluate: dvclive/evaluate/<task>/<source>/metrics.json (DVCLive's summary) ----------------
 
-class Scores(Strict):
-    """Mean over replicates with its interval bounds and the replicates' standard deviation."""
-    macro_f1: float
-    macro_f1_low: float | None
-    macro_f1_high: float | None
-    macro_f1_std: float
-    accuracy: float
-    accuracy_low: float | None
-    accuracy_high: float | None
-    accuracy_std: float
-    replicates: int
+# The score keys come from the metric registry (scoring.METRICS), so a registered metric is required
+# in every file that scores and a metric dropped there is an unknown key here: one edit, both sides.
+
+def score_fields() -> dict[str, Any]:
+    """Per registered metric: the mean over replicates, its interval's bounds (None when undefined)
+    and the replicates' standard deviation (macro_f1, macro_f1_low, macro_f1_high, macro_f1_std)."""
+    fields: dict[str, Any] = {}
+    for name in scoring.METRICS:
+        score, low, high, spread = scoring.score_keys(name)
+        fields.update({score: (float, ...), low: (float | None, ...), high: (float | None, ...), spread: (float, ...)})
+    return fields
 
 
-class PointScores(Scores):
+Scores = create_model("Scores", __base__=Strict, **score_fields(), replicates=(int, ...))
+
+
+class PointScores(Scores):  # type: ignore[misc,valid-type]
     size: int | None             # examples per label; None for all real data or a mix
 
 
-class UnitScores(Strict):
-    macro_f1: float
-    accuracy: float
+UnitScores = create_model("UnitScores", __base__=Strict, **{name: (float, ...) for name in scoring.METRICS})
 
 
 class ClassScores(Strict):
@@ -82,13 +84,14 @@ class ClassScores(Strict):
     support: int
 
 
-class EvaluateMetrics(Scores):
-    headline: str                # the point the source is reported by (e.g. zero_shot@10)
-    n_test: int
-    chance_macro_f1: float
-    points: dict[str, PointScores]
-    units: dict[str, UnitScores]
-    per_class: dict[str, ClassScores]
+EvaluateMetrics = create_model(
+    "EvaluateMetrics", __base__=Scores,
+    headline=(str, ...),            # the point the source is reported by (e.g. zero_shot@10)
+    n_test=(int, ...),
+    **{scoring.chance_key(): (float, ...)},   # the headline metric of the stronger chance predictor
+    points=(dict[str, PointScores], ...),
+    units=(dict[str, UnitScores], ...),
+    per_class=(dict[str, ClassScores], ...))
 
 
 # --- prepare: metrics/prepare/<task>/stats.json --------------------------------------------------

@@ -52,7 +52,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-METRICS = ("macro_f1", "accuracy")
+from synthclf import scoring
+from synthclf.scoring import HEADLINE
+
 MAX_RESAMPLED_ELEMENTS = 4_000_000   # caps memory per bootstrap batch (resamples x rows x items)
 
 
@@ -122,8 +124,9 @@ def macro_f1_batch(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndar
     return per_label.mean(axis=-1)
 
 
-def accuracy_batch(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Share of correct predictions over the last axis of broadcastable arrays."""
+def accuracy_batch(gold: np.ndarray, pred: np.ndarray, n_labels: int | None = None) -> np.ndarray:
+    """Share of correct predictions over the last axis of broadcastable arrays (`n_labels` unused: every
+    registered metric takes the same arguments)."""
     return np.mean(np.asarray(gold) == np.asarray(pred), axis=-1)
 
 
@@ -185,22 +188,22 @@ def chance_accuracy_batch(gold: np.ndarray, n_labels: int, train_shares=None) ->
 
 
 def metric_batch(metric: str, gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
-    """The named metric over the last axis."""
-    _check_metric(metric)
-    return macro_f1_batch(gold, pred, n_labels) if metric == "macro_f1" else accuracy_batch(gold, pred)
+    """The named metric (scoring.METRICS) over the last axis."""
+    return scoring.metric(metric).scores(gold, pred, n_labels)
 
 
 def chance_batch(metric: str, gold: np.ndarray, n_labels: int, train_shares=None) -> np.ndarray:
-    """Chance under the named metric, over the last axis (chance_macro_f1_batch, chance_accuracy_batch)."""
-    _check_metric(metric)
-    if metric == "macro_f1":
-        return chance_macro_f1_batch(gold, n_labels, train_shares)
-    return chance_accuracy_batch(gold, n_labels, train_shares)
+    """Chance under the named metric (scoring.METRICS), over the last axis."""
+    return scoring.metric(metric).chance_scores(gold, n_labels, train_shares)
+
+
+def chance(metric: str, gold: np.ndarray, n_labels: int, train_shares=None) -> float:
+    """Chance under the named metric on this test set (chance_batch on one set of items)."""
+    return float(chance_batch(metric, gold, n_labels, train_shares))
 
 
 def _check_metric(metric: str) -> None:
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    scoring.metric(metric)   # a ValueError naming the registered metrics
 
 
 # --------------------------------------------------------------------------- input checks
@@ -299,7 +302,7 @@ def combined_interval(statistic: Callable, data: tuple[np.ndarray, ...], per_rep
 
 # --------------------------------------------------------------------------- scores, gaps, shares
 
-def score_interval(gold, preds, n_labels: int, metric: str = "macro_f1", **kw) -> Estimate:
+def score_interval(gold, preds, n_labels: int, metric: str = HEADLINE, **kw) -> Estimate:
     """One source's score (mean over its replicates) with its combined interval."""
     gold = _gold(gold)
     preds = _replicates(preds, gold.size)
@@ -309,10 +312,11 @@ def score_interval(gold, preds, n_labels: int, metric: str = "macro_f1", **kw) -
         return metric_batch(metric, gold, preds, n_labels).mean(axis=0)
 
     per_replicate = metric_batch(metric, gold, preds, n_labels)
-    return combined_interval(mean_score, (gold, preds), per_replicate, **kw).within(0.0, 1.0)
+    scale = scoring.metric(metric)
+    return combined_interval(mean_score, (gold, preds), per_replicate, **kw).within(scale.low, scale.high)
 
 
-def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = "macro_f1", **kw) -> Estimate:
+def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = HEADLINE, **kw) -> Estimate:
     """Score of a minus score of b, paired on items (and on replicates when both have as many)."""
     gold = _gold(gold)
     preds_a = _replicates(preds_a, gold.size, "preds_a")
@@ -329,11 +333,12 @@ def difference_interval(gold, preds_a, preds_b, n_labels: int, metric: str = "ma
         parts = [replicate_part(scores_a - scores_b)]
     else:
         parts = [replicate_part(scores_a), replicate_part(scores_b)]
+    width = scoring.metric(metric).high - scoring.metric(metric).low   # a difference of two scores lies within +-width
     return _interval(mean_difference, (gold, preds_a, preds_b), parts,
-                     n_replicates=min(len(scores_a), len(scores_b)), **kw).within(-1.0, 1.0)
+                     n_replicates=min(len(scores_a), len(scores_b)), **kw).within(-width, width)
 
 
-def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric: str = "macro_f1", *,
+def recovered_share_interval(gold, preds_syn, preds_real, n_labels: int, metric: str = HEADLINE, *,
                              min_lift: float, train_shares=None, **kw) -> Estimate:
     """(synthetic - chance) / (real - chance): the share of real data's lift over chance recovered.
 
@@ -463,7 +468,7 @@ class ExchangeRate:
 
 
 def exchange_rate_interval(gold, real_curve_preds: dict[float, np.ndarray], syn_curve_preds: dict[int, np.ndarray],
-                           n_labels: int, metric: str = "macro_f1", *, confidence: float = 0.95,
+                           n_labels: int, metric: str = HEADLINE, *, confidence: float = 0.95,
                            n_resamples: int = 1000, seed: int = 0) -> ExchangeRate:
     """What synthetic data at its largest size is worth in real examples per label, with interval.
 

@@ -15,9 +15,10 @@ evaluate metrics, and, when analyze.judgments_file is set, pairwise objectivity 
   instance-level gains and Bradley-Terry levels.
 - plots/curves/<task>.json: learning curves (size per label, source, Macro-F1 and interval).
 - plots/gap_vs_subjectivity.json: rows task, level, source, gap.
-- plots/instance/<task>.json: rows gamma, source, accuracy, macro_f1, n (tasks with votes only).
+- plots/instance/<task>.json: rows gamma, source, n and every metric (tasks with votes only).
 
-Gaps and shares are in Macro-F1 (the study's headline metric), as fractions (0.05 = 5 points).
+Gaps and shares are in Macro-F1 (the study's headline metric, scoring.HEADLINE), as fractions (0.05 =
+5 points); every gap and gain is also estimated in each other registered metric (gap_<source>_accuracy).
 Floats are rounded to 6 places and keys sorted, so a rerun on the same inputs reproduces every file
 byte for byte.
 """
@@ -32,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from synthclf import paths
-from synthclf.analysis import bradley_terry, instance, verdict
+from synthclf import paths, scoring
 from synthclf import statistics as stats
+from synthclf.analysis import bradley_terry, instance, verdict
 from synthclf.config import Params
-from synthclf.settings.mix import parse_mix, real_alone_point
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics, Summary, TrainMetrics, read_metrics, write_metrics
 from synthclf.records import read_jsonl, write_json
+from synthclf.settings.mix import parse_mix, real_alone_point
 from synthclf.tasks import load_card
 
 REAL = paths.REAL
@@ -58,8 +59,8 @@ def mean(values: Sequence[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def gap_key(source: str, metric: str = "macro_f1") -> str:
-    return f"gap_{source}" if metric == "macro_f1" else f"gap_{source}_{metric}"
+def gap_key(source: str, metric: str = scoring.HEADLINE) -> str:
+    return scoring.suffixed(f"gap_{source}", metric)
 
 
 def gap_sources(sources: Sequence[str]) -> list[str]:
@@ -155,7 +156,7 @@ def interval_options(params: Params) -> dict:
 
 
 def source_scores(metrics: dict) -> dict[str, float | None]:
-    keys = [f"{metric}{suffix}" for metric in ("macro_f1", "accuracy") for suffix in ("", "_low", "_high", "_std")]
+    keys = [key for metric in scoring.METRICS for key in scoring.score_keys(metric)]
     return {key: rounded(metrics.get(key)) for key in keys} | {"replicates": metrics.get("replicates")}
 
 
@@ -172,28 +173,27 @@ def task_block(params: Params, data: TaskData) -> dict:
     block: dict = {"level": data.level, "n_test": int(data.gold.size)}
     for source, metrics in data.evaluations.items():
         block[source] = source_scores(metrics)
-    real = data.point(REAL, REAL)
+    real = data.point(REAL, params.headline_point(REAL))
     if real is None:
         return block
     shares = data.train_shares
-    chance = stats.chance_macro_f1(data.gold, data.n_labels, shares)
-    constant = stats.chance_macro_f1(data.gold, data.n_labels)
-    block["chance_macro_f1"] = rounded(chance)
+    chance = stats.chance(scoring.HEADLINE, data.gold, data.n_labels, shares)
+    constant = stats.chance(scoring.HEADLINE, data.gold, data.n_labels)
+    block[scoring.chance_key()] = rounded(chance)
     block["chance_basis"] = "best constant" if shares is None or chance <= constant else "guessing by training shares"
-    block["real_lift"] = rounded(block[REAL]["macro_f1"] - chance)
+    block["real_lift"] = rounded(block[REAL][scoring.HEADLINE] - chance)
     top = params.generate.per_class
     for source in gap_sources(params.sources):
-        headline = data.point(source, source if parse_mix(source) else f"{source}@{top}")
+        headline = data.point(source, params.headline_point(source))
         if headline is None:
             continue
-        block[gap_key(source)] = estimate_block(stats.difference_interval(data.gold, real, headline, data.n_labels,
-                                                                          **options))
-        block[gap_key(source, "accuracy")] = estimate_block(
-            stats.difference_interval(data.gold, real, headline, data.n_labels, metric="accuracy", **options))
+        for metric in scoring.METRICS:
+            block[gap_key(source, metric)] = estimate_block(
+                stats.difference_interval(data.gold, real, headline, data.n_labels, metric=metric, **options))
         if mix := parse_mix(source):
             alone = data.point(source, real_alone_point(mix[1]))
             if alone is not None:   # None: trained before the real@N-alone units existed
-                for metric in stats.METRICS:
+                for metric in scoring.METRICS:
                     block[gain_key(source, metric)] = estimate_block(
                         stats.difference_interval(data.gold, headline, alone, data.n_labels, metric=metric, **options))
             continue
@@ -209,9 +209,9 @@ def task_block(params: Params, data: TaskData) -> dict:
     return block
 
 
-def gain_key(mix: str, metric: str = "macro_f1") -> str:
+def gain_key(mix: str, metric: str = scoring.HEADLINE) -> str:
     """The mix minus its own N real examples trained alone: does the synthetic part add anything?"""
-    return f"gain_{mix}" if metric == "macro_f1" else f"gain_{mix}_{metric}"
+    return scoring.suffixed(f"gain_{mix}", metric)
 
 
 def real_curve(params: Params, data: TaskData, setting: str, real: np.ndarray) -> dict[float, np.ndarray]:
@@ -252,8 +252,8 @@ def exchange_block(params: Params, data: TaskData, setting: str, real: np.ndarra
     if reference is None:
         block.update(real_reference=sizes[0], synthetic_needed=None, synthetic_needed_censored=None)
         return block
-    target = float(stats.macro_f1_batch(data.gold, reference, data.n_labels).mean())
-    syn_scores = [(n, float(stats.macro_f1_batch(data.gold, preds, data.n_labels).mean()))
+    target = float(stats.metric_batch(scoring.HEADLINE, data.gold, reference, data.n_labels).mean())
+    syn_scores = [(n, float(stats.metric_batch(scoring.HEADLINE, data.gold, preds, data.n_labels).mean()))
                   for n, preds in sorted(syn_curve.items())]
     needed, needed_flag = stats.synthetic_needed(target, syn_scores)
     block.update(real_reference=sizes[0], synthetic_needed=rounded(needed), synthetic_needed_censored=needed_flag)
@@ -277,6 +277,12 @@ def exchange_meaning(rate: stats.ExchangeRate, interpolated: bool, confidence: f
             "draws and seeds, cut to the measured real sizes")
 
 
+def curve_row(source: str, size: float, scores: dict) -> dict:
+    """One learning-curve point in the headline metric: {source, size, macro_f1, low, high}."""
+    score, low, high, _std = scoring.score_keys(scoring.HEADLINE)
+    return {"source": source, "size": size, scoring.HEADLINE: scores[score], "low": scores[low], "high": scores[high]}
+
+
 def curve_rows(params: Params, data: TaskData) -> list[dict]:
     """Learning-curve points from the evaluate metrics: every size of every setting and of real@n."""
     rows = []
@@ -284,19 +290,14 @@ def curve_rows(params: Params, data: TaskData) -> list[dict]:
         points = data.evaluations.get(source, {}).get("points", {})
         for point, block in points.items():
             name, _, size = point.partition("@")
-            label = source if name == source else f"real (matched to {source})"
-            rows.append({"source": label, "size": int(size), "macro_f1": block["macro_f1"],
-                         "low": block["macro_f1_low"], "high": block["macro_f1_high"]})
+            rows.append(curve_row(source if name == source else f"real (matched to {source})", int(size), block))
     real = data.evaluations.get(REAL)
     if real:
         for point, block in real.get("points", {}).items():
             if point.startswith("real@"):
-                rows.append({"source": "real (alone, capped per label)", "size": int(point.partition("@")[2]),
-                             "macro_f1": block["macro_f1"], "low": block["macro_f1_low"],
-                             "high": block["macro_f1_high"]})
+                rows.append(curve_row("real (alone, capped per label)", int(point.partition("@")[2]), block))
         if data.real_per_label is not None:
-            rows.append({"source": "real (all)", "size": round(data.real_per_label, 1),
-                         "macro_f1": real["macro_f1"], "low": real["macro_f1_low"], "high": real["macro_f1_high"]})
+            rows.append(curve_row("real (all)", round(data.real_per_label, 1), real))
     return sorted(rows, key=lambda row: (row["source"], row["size"]))
 
 
@@ -311,7 +312,7 @@ def aggregate(blocks: Sequence[dict], params: Params) -> dict:
     """Means over tasks of scores, gaps, shares and exchange rates (flat keys for dvc exp show)."""
     result: dict = {"n_tasks": len(blocks)}
     for source in params.sources:
-        for metric in ("macro_f1", "accuracy"):
+        for metric in scoring.METRICS:
             result[f"{source}_{metric}"] = rounded(mean([b[source][metric] for b in blocks if source in b]))
     for source in gap_sources(params.sources):
         result[gap_key(source)] = rounded(mean([value_of(b, gap_key(source)) for b in blocks]))
@@ -432,13 +433,11 @@ def instance_analysis(params: Params, datas: dict[str, TaskData]) -> tuple[dict[
     curves: dict[str, list[dict]] = {}
     gains: dict[str, dict] = {}
     steeper: dict[str, dict] = {}
-    top = params.generate.per_class
     for task, data in datas.items():
         if data.agreement is None:
             continue
         rows = []
-        headlines = {source: data.point(source, source if source == REAL or parse_mix(source) else f"{source}@{top}")
-                     for source in params.sources}
+        headlines = {source: data.point(source, params.headline_point(source)) for source in params.sources}
         for source, preds in headlines.items():
             if preds is not None:
                 rows += [{"source": source, **point}
@@ -463,8 +462,8 @@ def agreement_finding(params: Params, gains: dict, steeper: dict) -> dict:
     if not gains:
         return {"statement": "accuracy rises with annotator agreement", "status": "not testable",
                 "why": "no task in this run has per-item annotator votes"}
-    rises = [block["accuracy_gain"] for task in gains.values() for block in task.values()
-             if block["accuracy_gain"] is not None]
+    gain_of = f"{scoring.AGREEMENT}_gain"   # the study's finding is stated in accuracy
+    rises = [block[gain_of] for task in gains.values() for block in task.values() if block[gain_of] is not None]
     per_setting = {setting: pooled({task: block["value"] for task, block in tasks.items()}, params)
                    for setting, tasks in steeper.items()}
     rising = bool(rises) and all(value > 0 for value in rises)
@@ -483,8 +482,7 @@ def agreement_finding(params: Params, gains: dict, steeper: dict) -> dict:
 
 def _gain_block(rows: list[dict], source: str) -> dict:
     points = [row for row in rows if row["source"] == source and row["n"] > 0]
-    return {"accuracy_gain": rounded(instance.gain(rows, source, "accuracy")),
-            "macro_f1_gain": rounded(instance.gain(rows, source, "macro_f1")),
+    return {**{f"{metric}_gain": rounded(instance.gain(rows, source, metric)) for metric in scoring.METRICS},
             "n_lowest_gamma": points[0]["n"] if points else 0,
             "n_highest_gamma": points[-1]["n"] if points else 0}
 
@@ -543,7 +541,7 @@ def build_summary(params: Params) -> Analysis:
     curves, gains, steeper = instance_analysis(params, datas)
     corr = correlations(task_blocks, params)
     summary: dict = {
-        "gap_metric": "macro_f1",
+        "gap_metric": scoring.HEADLINE,
         "confidence": params.compare.confidence,
         "n_tasks": len(task_blocks),
         "tasks": task_blocks,

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from synthclf import scoring  # noqa: E402
 from synthclf.analysis.analyze import gap_key, gap_sources  # noqa: E402
 from synthclf.config import Params  # noqa: E402
 from synthclf.records import atomic_write  # noqa: E402
@@ -46,22 +47,23 @@ def error_bars(values: Sequence[float | None], lows: Sequence[float | None],
 
 def scores_by_task(summary: dict, sources: Sequence[str], path: Path) -> Path:
     """Grouped bars: Macro-F1 per task and source with its interval; chance as a short black line."""
+    score, low, high, _std = scoring.score_keys(scoring.HEADLINE)
     tasks = ordered_tasks(summary)
     figure, axes = plt.subplots(figsize=(max(6, 1.5 * len(tasks) + 2), 4))
     width = 0.8 / max(1, len(sources))
     for index, source in enumerate(sources):
         blocks = [summary["tasks"][task].get(source) or {} for task in tasks]
-        heights = [block.get("macro_f1") for block in blocks]
-        errors = error_bars(heights, [b.get("macro_f1_low") for b in blocks], [b.get("macro_f1_high") for b in blocks])
+        heights = [block.get(score) for block in blocks]
+        errors = error_bars(heights, [b.get(low) for b in blocks], [b.get(high) for b in blocks])
         positions = [t + (index - (len(sources) - 1) / 2) * width for t in range(len(tasks))]
         axes.bar(positions, [h or 0.0 for h in heights], width, yerr=errors, capsize=2, label=source)
     for position, task in enumerate(tasks):
-        chance = summary["tasks"][task].get("chance_macro_f1")
+        chance = summary["tasks"][task].get(scoring.chance_key())
         if chance is not None:
             axes.hlines(chance, position - 0.45, position + 0.45, color="black", linewidth=1,
                         label="chance" if position == 0 else None)
     axes.set_xticks(range(len(tasks)), [f"{t}\n(level {summary['tasks'][t]['level']})" for t in tasks], fontsize=8)
-    axes.set_ylabel("Macro-F1 on the real test set")
+    axes.set_ylabel(f"{scoring.headline().label} on the real test set")
     axes.set_ylim(0, 1)
     axes.legend(fontsize=7, ncol=len(sources) + 1, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return save(figure, path)
@@ -139,18 +141,18 @@ def learning_curves(task: str, rows: Sequence[dict], path: Path) -> Path:
             if not points:
                 continue
             sizes = [row["size"] for row in points]
-            axes.plot(sizes, [row["macro_f1"] for row in points], style, marker="o", color=colour, label=source)
+            axes.plot(sizes, [row[scoring.HEADLINE] for row in points], style, marker="o", color=colour, label=source)
             if all(row.get("low") is not None and row.get("high") is not None for row in points):
                 axes.fill_between(sizes, [row["low"] for row in points], [row["high"] for row in points],
                                   color=colour, alpha=0.12 if style == "-" else 0.06)
     for row in rows:
         if row["source"] == ALL_REAL:
-            errors = error_bars([row["macro_f1"]], [row.get("low")], [row.get("high")])
-            axes.errorbar([row["size"]], [row["macro_f1"]], yerr=errors, fmt="s", color="black", capsize=3,
+            errors = error_bars([row[scoring.HEADLINE]], [row.get("low")], [row.get("high")])
+            axes.errorbar([row["size"]], [row[scoring.HEADLINE]], yerr=errors, fmt="s", color="black", capsize=3,
                           label=f"all real data ({row['size']:g} per label)")
     axes.set_xscale("log")
     axes.set_xlabel("training examples per label (log scale)")
-    axes.set_ylabel("Macro-F1 on the real test set")
+    axes.set_ylabel(f"{scoring.headline().label} on the real test set")
     axes.set_title(f"{task}: learning curves", fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
@@ -158,9 +160,12 @@ def learning_curves(task: str, rows: Sequence[dict], path: Path) -> Path:
 
 
 def instance_curves(task: str, rows: Sequence[dict], path: Path) -> Path:
-    """Accuracy and Macro-F1 against the agreement threshold, one line per training source."""
-    figure, panels = plt.subplots(1, 2, figsize=(9, 3.5), sharex=True)
-    for panel, metric in zip(panels, ("accuracy", "macro_f1"), strict=True):
+    """Every registered metric against the agreement threshold, one panel each (the study's finding's
+    metric first, then the rest in registry order), one line per training source."""
+    metrics = [metric.name for metric in scoring.agreement_first()]
+    figure, panels = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), sharex=True, squeeze=False)
+    panels = panels[0]
+    for panel, metric in zip(panels, metrics, strict=True):
         for source in dict.fromkeys(row["source"] for row in rows):
             points = [(row["gamma"], row[metric]) for row in rows
                       if row["source"] == source and row[metric] is not None]

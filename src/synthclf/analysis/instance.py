@@ -3,8 +3,8 @@
 For an item with rater votes, agreement a_i is the largest share of annotators that chose one
 label. Scoring only items with a_i >= gamma for a rising gamma shows how much of a model's error
 sits on contested items; the study found accuracy rising with gamma, more steeply for models trained
-on synthetic data. One curve per training source, averaged over its replicates; Macro-F1 is the
-project's one Macro-F1 (over all of the card's labels, statistics.py).
+on synthetic data. One curve per training source, averaged over its replicates, in every registered
+metric (scoring.METRICS; Macro-F1 is the project's one Macro-F1, over all of the card's labels).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from synthclf import scoring
 from synthclf import statistics as stats
 
 MIN_ITEMS_FOR_GAIN = 30   # the steepest point of a curve must rest on this many items
@@ -20,19 +21,19 @@ MIN_ITEMS_FOR_GAIN = 30   # the steepest point of a curve must rest on this many
 
 def curve(gold: np.ndarray, agreement: np.ndarray, preds: np.ndarray, n_labels: int,
           gammas: Sequence[float]) -> list[dict]:
-    """Accuracy and Macro-F1 (mean over replicates) on the items with agreement >= gamma."""
+    """Every registered metric (mean over replicates) on the items with agreement >= gamma."""
     rows = []
     for gamma in sorted(gammas):
         kept = agreement >= gamma - 1e-9
-        row = {"gamma": gamma, "n": int(kept.sum()), "accuracy": None, "macro_f1": None}
+        row = {"gamma": gamma, "n": int(kept.sum()), **dict.fromkeys(scoring.METRICS)}
         if kept.any():
-            row["accuracy"] = float(stats.accuracy_batch(gold[kept], preds[:, kept]).mean())
-            row["macro_f1"] = float(stats.macro_f1_batch(gold[kept], preds[:, kept], n_labels).mean())
+            for metric in scoring.METRICS:
+                row[metric] = float(stats.metric_batch(metric, gold[kept], preds[:, kept], n_labels).mean())
         rows.append(row)
     return rows
 
 
-def gain(rows: Sequence[dict], source: str, metric: str = "accuracy") -> float | None:
+def gain(rows: Sequence[dict], source: str, metric: str = scoring.AGREEMENT) -> float | None:
     """Metric at the highest gamma with items minus at the lowest: how steep the source's curve is."""
     points = [row for row in rows if row["source"] == source and row[metric] is not None]
     if len(points) < 2:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synthclf import paths
+from synthclf import paths, scoring
 from synthclf.analysis import figures, verdict
 from synthclf.analysis.analyze import gain_key, gap_key, gap_sources
 from synthclf.config import Params
@@ -76,11 +76,22 @@ def with_interval(value: float | None, low: float | None, high: float | None, pl
     return f"{percent(value, places)} [{percent(low, places)}, {percent(high, places)}]"
 
 
-def score_cell(scores: dict | None, metric: str = "macro_f1") -> str:
+def score_cell(scores: dict | None, metric: str = scoring.HEADLINE) -> str:
     """A source's score with its interval (evaluate's keys <metric>, <metric>_low, <metric>_high)."""
     if not isinstance(scores, dict):
         return NA
-    return with_interval(scores.get(metric), scores.get(f"{metric}_low"), scores.get(f"{metric}_high"))
+    score, low, high, _std = scoring.score_keys(metric)
+    return with_interval(scores.get(score), scores.get(low), scores.get(high))
+
+
+def and_list(words: Sequence[str]) -> str:
+    """'Macro-F1 and accuracy'; 'a, b and c'."""
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
+
+
+def metric_labels() -> str:
+    """The registered metrics as a sentence names them, headline first: 'Macro-F1 and accuracy'."""
+    return and_list([scoring.headline().label, *(metric.label for metric in scoring.others())])
 
 
 def estimate_cell(block: dict | None, places: int = 1, mark_significant: bool = False) -> str:
@@ -228,7 +239,7 @@ def verdict_table(summary: dict, params: Params, tasks: list[str] | None = None)
         block = summary["tasks"][task]
         best = best_setting(block, settings)
         rows.append([task_title(task), str(block["level"]), score_cell(block.get(paths.REAL)),
-                     percent(block.get("chance_macro_f1")),
+                     percent(block.get(scoring.chance_key())),
                      source_title(best) if best else NA,
                      estimate_cell(block.get(f"share_{best}"), places=0) if best else NA,
                      exchange_text(block.get(f"exchange_{best}")) if best else NA,
@@ -246,12 +257,12 @@ def verdict_markdown(summary: dict, params: Params) -> str:
 
 
 def verdict_notes(summary: dict, tasks: list[str]) -> list[str]:
-    """Per task: the intervals a verdict could not decide on, and where Macro-F1 and accuracy disagree."""
+    """Per task: the intervals a verdict could not decide on, and where the metrics disagree."""
     notes = []
     for task in tasks:
         decided = summary["tasks"][task].get("verdict", {})
         for note in decided.get("notes", []):
-            notes.append(f"{task}: Macro-F1 and accuracy disagree — {note}.")
+            notes.append(f"{task}: {metric_labels()} disagree — {note}.")
     return notes
 
 
@@ -375,13 +386,13 @@ def scores_section(summary: dict, params: Params, tasks: list[str]) -> Section:
         "Intervals combine a bootstrap over test items with the spread between generation replicates and "
         "training seeds. Chance: the stronger of guessing by the real training data's label shares and the best "
         "constant predictor (Macro-F1)."])
-    for metric, name in (("macro_f1", "Macro-F1"), ("accuracy", "Accuracy")):
-        chance = ["Chance"] if metric == "macro_f1" else []
+    for metric in scoring.METRICS.values():
+        chance = ["Chance"] if metric.name == scoring.HEADLINE else []   # the summary holds the headline's chance
         headers = ["Task", "Level", "Test items", *chance, *(source_title(s) for s in params.sources)]
         rows = [[task_title(t), str(summary["tasks"][t]["level"]), number(summary["tasks"][t].get("n_test")),
-                 *([percent(summary["tasks"][t].get("chance_macro_f1"))] if chance else []),
-                 *(score_cell(summary["tasks"][t].get(s), metric) for s in params.sources)] for t in tasks]
-        section.blocks += [f"**{name}**", Table(headers, rows)]
+                 *([percent(summary["tasks"][t].get(scoring.chance_key()))] if chance else []),
+                 *(score_cell(summary["tasks"][t].get(s), metric.name) for s in params.sources)] for t in tasks]
+        section.blocks += [f"**{metric.title}**", Table(headers, rows)]
     section.blocks.append(Figure("figures/scores_by_task.png",
                                  f"Macro-F1 per task with {level} intervals, tasks ordered by subjectivity"))
     return section
@@ -405,17 +416,14 @@ def fair_section(summary: dict, params: Params, tasks: list[str]) -> Section:
                "Share of real recovered, %"], rows)])
     mixes = mixes_of(params)
     if mixes:
+        metrics = list(scoring.METRICS.values())
         section.blocks += ["**Mixes** (synthetic + N real examples, against all real data and against the same "
-                           "N real examples trained alone; Macro-F1 and accuracy points)",
-                           Table(["Task", "Level", "Mix", "Gap to all real (Macro-F1)", "Gap to all real (accuracy)",
-                                  "Mix − its real alone (Macro-F1)", "Mix − its real alone (accuracy)"],
+                           f"N real examples trained alone; {metric_labels()} points)",
+                           Table(["Task", "Level", "Mix", *(f"Gap to all real ({metric.label})" for metric in metrics),
+                                  *(f"Mix − its real alone ({metric.label})" for metric in metrics)],
                                  [[task_title(t), str(summary["tasks"][t]["level"]), source_title(m),
-                                   estimate_cell(summary["tasks"][t].get(gap_key(m)), mark_significant=True),
-                                   estimate_cell(summary["tasks"][t].get(gap_key(m, "accuracy")),
-                                                 mark_significant=True),
-                                   estimate_cell(summary["tasks"][t].get(gain_key(m)), mark_significant=True),
-                                   estimate_cell(summary["tasks"][t].get(gain_key(m, "accuracy")),
-                                                 mark_significant=True)]
+                                   *(estimate_cell(summary["tasks"][t].get(key(m, metric.name)), mark_significant=True)
+                                     for key in (gap_key, gain_key) for metric in metrics)]
                                   for t in tasks for m, _ in mixes])]
     return section
 
@@ -477,7 +485,7 @@ def subjectivity_section(summary: dict, params: Params, tasks: list[str]) -> Sec
         Table(["Level", "Tasks", *(source_title(s) for s in params.sources),
                *(f"Gap {source_title(s)}" for s in sources), *(f"Unrecovered {source_title(s)}" for s in settings)],
               [[name.removeprefix("level_"), str(block["n_tasks"]),
-                *(percent(block.get(f"{s}_macro_f1")) for s in params.sources),
+                *(percent(block.get(f"{s}_{scoring.HEADLINE}")) for s in params.sources),
                 *(percent(block.get(gap_key(s))) for s in sources),
                 *(percent(None if block.get(f"share_{s}") is None else 1 - block[f"share_{s}"]) for s in settings)]
                for name, block in sorted(summary["by_level"].items(), key=lambda item: int(item[0].split("_")[1]))]),
@@ -537,16 +545,19 @@ def instance_section(summary: dict, curves: dict[str, list[dict]]) -> Section:
         section.blocks += [f"**Steeper than real?** Accuracy gain from the lowest to the highest usable γ, synthetic "
                            f"minus real, points with {confidence_label(summary)} intervals (* excludes zero)",
                            Table(["Setting", "Task", "γ", "Gain difference"], rows)]
+    agreement, *rest = scoring.agreement_first()   # the study's finding's metric: the tables' and first panel's
+    panels = and_list([agreement.title, *(metric.label for metric in rest)])
     for task, rows in curves.items():
         gammas = sorted({row["gamma"] for row in rows})
         sources = list(dict.fromkeys(row["source"] for row in rows))
         lookup = {(row["source"], row["gamma"]): row for row in rows}
         table_rows = [[f"{gamma:g}", str(lookup.get((sources[0], gamma), {}).get("n", NA)),
-                       *(percent(lookup.get((s, gamma), {}).get("accuracy")) for s in sources)] for gamma in gammas]
-        section.blocks += [f"**{task_title(task)}** (accuracy %)",
+                       *(percent(lookup.get((s, gamma), {}).get(agreement.name)) for s in sources)]
+                      for gamma in gammas]
+        section.blocks += [f"**{task_title(task)}** ({agreement.label} %)",
                            Table(["γ", "n", *(source_title(s) for s in sources)], table_rows),
                            Figure(f"figures/instance_{task}.png",
-                                  f"Accuracy and Macro-F1 against agreement threshold γ, {task}")]
+                                  f"{panels} against agreement threshold γ, {task}")]
     return section
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+from synthclf import scoring
 from synthclf.settings.compare import VerdictParams
 
 SIGNS = {"=": "≈", "<=": "≤", ">=": "≥"}
@@ -164,18 +165,20 @@ def worth_text(exchange: dict | None) -> str | None:
 
 
 def metric_disagreements(block: dict, mixes: list[tuple[str, int]]) -> list[str]:
-    """Mixes whose gap to real data reads differently in Macro-F1 and in accuracy: one interval
-    excludes 0 and the other does not, or they lie on opposite sides of it."""
+    """Mixes whose gap to real data reads differently in the headline metric (Macro-F1) and in another
+    registered metric (accuracy): one interval excludes 0 and the other does not, or they lie on
+    opposite sides of it."""
     notes = []
+    headline = scoring.headline()
     for source, _ in mixes:
         for key, name in ((f"gap_{source}", "real"), (f"gain_{source}", "its real alone")):
-            f1, accuracy = block.get(key), block.get(f"{key}_accuracy")
-            if not (_present(f1) and _present(accuracy)):
-                continue
-            if _side(f1) != _side(accuracy):
+            for other in scoring.others():
+                main, second = block.get(key), block.get(scoring.suffixed(key, other.name))
+                if not (_present(main) and _present(second)) or _side(main) == _side(second):
+                    continue
                 sign = -1 if key.startswith("gap_") else 1      # a gap is real - mix: show mix - real
-                notes.append(f"{source} vs {name}: Macro-F1 {_interval_points(f1, sign)}, accuracy "
-                             f"{_interval_points(accuracy, sign)} points")
+                notes.append(f"{source} vs {name}: {headline.label} {_interval_points(main, sign)}, {other.label} "
+                             f"{_interval_points(second, sign)} points")
     return notes
 
 

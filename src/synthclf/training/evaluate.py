@@ -5,10 +5,10 @@ data/predictions/<task>/<source>.jsonl (written by `train`: one prediction per u
 Writes through DVCLive:
 - dvclive/evaluate/<task>/<source>/metrics.json (Live's summary, checked against
   metrics.EvaluateMetrics): for every learning-curve point (e.g. zero_shot@20 and the size-matched
-  real@20) the Macro-F1 and accuracy as the mean over its replicates with a confidence interval that
-  combines a bootstrap over test items with the spread between replicates (statistics.py), the
-  per-unit scores, the headline point's per-class scores, and the Macro-F1 of the best constant
-  predictor;
+  real@20) every metric in scoring.METRICS (Macro-F1, accuracy) as the mean over its replicates with a
+  confidence interval that combines a bootstrap over test items with the spread between replicates
+  (statistics.py), the per-unit scores, the headline point's per-class scores, and the headline
+  metric's score of the best constant predictor;
 - plots/evaluate/<task>/<source>/sklearn/confusion_matrix.json: the headline point's confusion matrix.
 """
 
@@ -17,25 +17,15 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from synthclf import paths
+from synthclf import paths, scoring
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import EvaluateMetrics
 from synthclf.records import atomic_directory, read_jsonl
-from synthclf.settings.mix import parse_mix
 from synthclf.tasks import load_card
 from synthclf.training.backends import load_checkpoint
 from synthclf.training.train import open_live
 from synthclf.training.units import point_of, replicate_of
-
-METRICS = ("macro_f1", "accuracy")
-
-
-def headline_point(params: Params, source: str) -> str:
-    """The point a source is reported by: all real data, a setting at its largest size, a mix."""
-    if source == paths.REAL or parse_mix(source):
-        return source
-    return f"{source}@{params.generate.per_class}"
 
 
 def run(params: Params, task: str, source: str | None = None) -> None:
@@ -50,15 +40,15 @@ def evaluate_source(params: Params, task: str, source: str) -> None:
     if not rows:
         raise SynthclfError(f"{paths.predictions_file(task, source)}: empty; rerun `synthclf train --task {task} "
                             f"--source {source}`")
-    metrics = score_source(rows, card.label_names, headline_point(params, source), params.compare.confidence,
+    metrics = score_source(rows, card.label_names, params.headline_point(source), params.compare.confidence,
                            params.compare.bootstrap_resamples, params.seed)
     headline = [unit for unit in rows[0]["pred"] if point_of(unit) == metrics["headline"]]
     log_evaluation(EvaluateMetrics.model_validate(metrics), [row["label"] for row in rows],
                    [[row["pred"][unit] for row in rows] for unit in headline], paths.live_dir("evaluate", task, source),
                    paths.live_plots_dir("evaluate", task, source))
-    print(f"evaluate {task}/{source}: macro-F1 {metrics['macro_f1']:.4f} "
-          f"[{metrics['macro_f1_low']:.4f}, {metrics['macro_f1_high']:.4f}] over {metrics['replicates']} "
-          f"replicate(s), {len(rows)} test items")
+    score, low, high, _std = (metrics[key] for key in scoring.score_keys(scoring.HEADLINE))
+    print(f"evaluate {task}/{source}: {scoring.headline().label} {score:.4f} [{low:.4f}, {high:.4f}] over "
+          f"{metrics['replicates']} replicate(s), {len(rows)} test items")
 
 
 def encoded(rows: list[dict], label_names: list[str]):
@@ -94,20 +84,22 @@ def score_source(rows: list[dict], label_names: list[str], headline: str, confid
     for point in points:
         preds = point_predictions(units, point)
         block: dict = {"replicates": int(preds.shape[0]), "size": _size_of(point)}
-        for metric in METRICS:
+        for metric in scoring.METRICS:
             estimate = stats.score_interval(gold, preds, len(label_names), metric=metric, confidence=confidence,
                                             n_resamples=resamples, seed=seed)
-            block.update({metric: estimate.value, f"{metric}_low": estimate.low, f"{metric}_high": estimate.high})
             per_replicate = [_unit_score(gold, row, len(label_names), metric) for row in preds]
-            block[f"{metric}_std"] = statistics.stdev(per_replicate) if len(per_replicate) > 1 else 0.0
+            spread = statistics.stdev(per_replicate) if len(per_replicate) > 1 else 0.0
+            block.update(zip(scoring.score_keys(metric), (estimate.value, estimate.low, estimate.high, spread),
+                             strict=True))
         per_point[point] = _rounded(block)
     top = per_point[headline]
     return {
         "headline": headline, "n_test": int(len(gold)), "replicates": top["replicates"],
-        **{key: top[key] for metric in METRICS for key in (metric, f"{metric}_low", f"{metric}_high", f"{metric}_std")},
-        "chance_macro_f1": round(stats.chance_macro_f1(gold, len(label_names)), 6),
+        **{key: top[key] for metric in scoring.METRICS for key in scoring.score_keys(metric)},
+        scoring.chance_key(): round(stats.chance(scoring.HEADLINE, gold, len(label_names)), 6),
         "points": per_point,
-        "units": {unit: {metric: round(_unit_score(gold, pred, len(label_names), metric), 6) for metric in METRICS}
+        "units": {unit: {metric: round(_unit_score(gold, pred, len(label_names), metric), 6)
+                         for metric in scoring.METRICS}
                   for unit, pred in sorted(units.items())},
         "per_class": per_class_scores([label_names[i] for i in gold],
                                       [[label_names[i] for i in row] for row in point_predictions(units, headline)],
@@ -116,10 +108,7 @@ def score_source(rows: list[dict], label_names: list[str], headline: str, confid
 
 
 def _unit_score(gold, pred, n_labels: int, metric: str) -> float:
-    from synthclf import statistics as stats
-
-    batch = stats.macro_f1_batch(gold, pred, n_labels) if metric == "macro_f1" else stats.accuracy_batch(gold, pred)
-    return float(batch)
+    return float(scoring.metric(metric).scores(gold, pred, n_labels))
 
 
 def _size_of(point: str) -> int | None:
