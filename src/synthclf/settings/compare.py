@@ -10,8 +10,10 @@ from synthclf.schema import Strict
 class VerdictParams(Strict):
     """Thresholds of the one-line verdict per task (report, metrics/summary.json)."""
 
-    replace_share: float = Field(0.9, gt=0, le=1.5, description="replace: the recovered share's lower bound reaches this")
-    within_points: float = Field(1.0, gt=0, le=50, description="augment: a mix within this many Macro-F1 points of real")
+    replace_share: float = Field(0.9, gt=0, le=1.5,
+                                 description="replace: the recovered share's lower bound reaches this")
+    within_points: float = Field(1.0, gt=0, le=50,
+                                 description="augment: a mix within this many Macro-F1 points of real")
     min_real_lift: float = Field(0.05, ge=0, lt=1, description="no verdict, and no recovered share, when real data "
                                  "beats chance (the stronger of guessing by the training label shares and the best "
                                  "constant predictor) by less Macro-F1 than this")

@@ -30,7 +30,8 @@ class LLMParams(Strict):
     concurrency: int = Field(4, gt=0, le=256)
     requests_per_minute: int = Field(0, ge=0, description="0 = unlimited")
     tokens_per_minute: int = Field(0, ge=0, description="0 = unlimited")
-    timeout_s: float = Field(180, gt=0, description="per call; the bundled server answers concurrent calls one after another")
+    timeout_s: float = Field(180, gt=0, description="per call; the bundled server answers concurrent calls one "
+                                                    "after another")
     max_retries: int = Field(6, ge=0, description="retries per call on 429, 5xx, timeouts, dropped connections")
     retry_base_s: float = Field(0.5, gt=0, description="first backoff ceiling; doubles per retry (full jitter)")
     retry_max_s: float = Field(30, gt=0, description="largest backoff ceiling")
