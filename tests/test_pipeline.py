@@ -8,22 +8,19 @@ fine-tunes MiniLM per source); it is the one that proves the stages fit together
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from dvc_project import API_KEY, REPO, dvc, reproduced_project
 from sklearn.metrics import accuracy_score, f1_score
 
 from synthclf.tasks import load_card
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 TASKS = ["sms_spam", "trec"]
-SECRET = "sk-test-pipeline-6b1f2e0c9d"
 
 
 def tiny_params() -> dict:
@@ -43,30 +40,9 @@ def tiny_params() -> dict:
     return params
 
 
-def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OPENAI_API_KEY=SECRET, DVC_NO_ANALYTICS="1")
-    result = subprocess.run(["dvc", *args], cwd=project, env=env, capture_output=True, text=True, timeout=1500)
-    if check and result.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("pipeline")
-    for item in ("dvc.yaml", "src", "data/external", "data/judgments"):
-        source = REPO / item
-        target = root / item
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(source, target)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    dvc(root, "init", "-q")
-    dvc(root, "remote", "add", "-d", "storage", str(root.parent / "remote"))
-    dvc(root, "repro")
-    return root
+    return reproduced_project(tmp_path_factory.mktemp("pipeline"), tiny_params(), remote=True)
 
 
 def test_repro_produces_metrics_for_every_task_and_source(project):
@@ -180,6 +156,6 @@ def test_push_delete_cache_pull_round_trip(project):
 def test_the_api_key_is_in_no_file_the_pipeline_wrote(project):
     leaked = []
     for path in project.rglob("*"):
-        if path.is_file() and SECRET.encode() in path.read_bytes():
+        if path.is_file() and API_KEY.encode() in path.read_bytes():
             leaked.append(str(path.relative_to(project)))
     assert not leaked, f"API key written to {leaked}"

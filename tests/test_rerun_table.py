@@ -1,7 +1,7 @@
 """Exact reruns: for each edit, the exact set of stages `dvc status` lists, then a second
 `dvc repro` that runs nothing.
 
-A tiny real DVC pipeline in a temporary directory (built as tests/test_pipeline.py builds its own):
+A tiny real DVC pipeline in a temporary directory (tests/dvc_project.py, as tests/test_pipeline.py's):
 two tasks, one generation setting (the bundled SmolLM2 through llama.cpp, cached after the first
 run), the TF-IDF backend. The edits run in order on the same project; each one is reproduced
 before the next, so each row starts from an up-to-date pipeline.
@@ -10,14 +10,12 @@ before the next, so each row starts from an up-to-date pipeline.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from test_pipeline import REPO, dvc
+from dvc_project import REPO, dvc, reproduced_project
 
 pytestmark = pytest.mark.slow
 
@@ -49,18 +47,7 @@ def tiny_params() -> dict:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("rerun")
-    for item in ("dvc.yaml", "src", "data/external", "data/judgments"):
-        source, target = REPO / item, root / item
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(source, target)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    dvc(root, "init", "-q")
-    dvc(root, "repro")
-    return root
+    return reproduced_project(tmp_path_factory.mktemp("rerun"), tiny_params())
 
 
 def set_param(dotted: str, value) -> Callable[[Path], None]:
