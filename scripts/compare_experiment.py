@@ -20,6 +20,11 @@ borrowed read-only from this repository) in a temporary directory.
 3. `dvc params diff`, `dvc metrics diff` and `dvc plots diff compare/base compare/head` (HTML under
    --plots-dir); `dvc diff` names the plot files that changed.
 4. The Markdown comparison goes to stdout, to --out, and is appended to $GITHUB_STEP_SUMMARY when set.
+   It leads with what changed (synthclf.analysis.experiments, from each side's metrics/summary.json):
+   the params, the verdicts that changed (with the head's verdict in full), the headline score per
+   task and source base -> head with intervals and whether the move is beyond them, the findings
+   whose status changed. The full params and metrics diffs follow, folded (<details>): point
+   estimates first, then interval bounds and standard errors, then texts in full.
 
 Progress goes to stderr. A failing step prints one line `error: ...` (naming the step and the full log,
 kept with the scratch clone) and exits 1; a bad argument exits 2.
@@ -40,6 +45,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from synthclf.analysis.experiments import SUMMARY, comparison_summary
 
 HERE = Path(__file__).resolve().parents[1]
 DEFAULT_PROFILE = HERE / "profiles" / "light.yaml"
@@ -275,9 +282,77 @@ def changed_plots(run: Runner) -> list[str]:
     return sorted(rows)
 
 
+def side_summary(run: Runner, side: str) -> dict | None:
+    """metrics/summary.json as committed on one side's branch; None where the run has none."""
+    done = subprocess.run(["git", "show", f"{BRANCHES[side]}:{SUMMARY}"], cwd=run.repo, env=run.env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return None
+
+
+# -- the Markdown ----------------------------------------------------------------------------------
+BOUND_KEYS = ("low", "high", "se", "std")     # a key's last word that makes it a bound, not an estimate
+
+
+def number(value) -> str:
+    """As `dvc metrics diff --md` shows numbers: at most 5 decimals, no float noise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else str(value)
+    return str(round(value, 5))
+
+
+def is_bound(key: str) -> bool:
+    last = key.rsplit(".", 1)[-1]
+    return last in BOUND_KEYS or last.endswith(tuple(f"_{word}" for word in BOUND_KEYS))
+
+
+def changed_params_line(params_diff: dict) -> str:
+    changes = [f"`{key}` {number(change.get('old'))} → {number(change.get('new'))}"
+               for path, keys in params_diff.items() for key, change in keys.items()]
+    return "**Params:** " + ("; ".join(changes) if changes else "none differ between the two runs.")
+
+
+def params_table(params_diff: dict) -> list[str]:
+    rows = [f"| {path} | {key} | {number(change.get('old'))} | {number(change.get('new'))} |"
+            for path, keys in sorted(params_diff.items()) for key, change in sorted(keys.items())]
+    return ["| Path | Param | base | head |", "|---|---|---|---|", *rows] if rows else ["No param differs."]
+
+
+def metrics_tables(metrics_diff: dict) -> list[str]:
+    """The `dvc metrics diff`, point estimates first, then bounds and standard errors; texts (a
+    verdict's sentence) in full in a list, never cut in a table cell."""
+    numbers: dict[bool, list[str]] = {False: [], True: []}
+    texts = []
+    for path, keys in sorted(metrics_diff.items()):
+        for key, change in sorted(keys.items()):
+            old, new = change.get("old"), change.get("new")
+            if isinstance(old, str) or isinstance(new, str):
+                texts.append(f"- {path} `{key}`\n  - base: {old}\n  - head: {new}")
+                continue
+            numbers[is_bound(key)].append(f"| {path} | {key} | {number(old)} | {number(new)} | "
+                                          f"{number(change.get('diff'))} |")
+    header = ["| Path | Metric | base | head | Change |", "|---|---|---|---|---|"]
+    lines = []
+    for bounds, title in ((False, "Point estimates"), (True, "Interval bounds and standard errors")):
+        if numbers[bounds]:
+            lines += [f"**{title}** ({len(numbers[bounds])})", "", *header, *numbers[bounds], ""]
+    if texts:
+        lines += [f"**Texts** ({len(texts)})", "", *texts, ""]
+    return lines or ["No metric changed.", ""]
+
+
+def folded(summary: str, body: list[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
 def markdown(*, base_label: str, base_sha: str, head_label: str, head_sha: str, profile_path: Path,
-             profile: dict, masked: list[str], params_md: str, metrics_md: str, plots: list[str],
-             plots_html: Path, runs: dict) -> str:
+             profile: dict, masked: list[str], params_diff: dict, metrics_diff: dict,
+             summaries: dict[str, dict | None], plots: list[str], plots_html: Path, runs: dict) -> str:
+    """What changed first (params, verdicts, headline scores, findings), the full diffs folded."""
     lines = [
         "## Experiment comparison (light profile)",
         "",
@@ -289,17 +364,19 @@ def markdown(*, base_label: str, base_sha: str, head_label: str, head_sha: str, 
     if masked:
         lines += [f"> **Not compared:** the head changes {', '.join(f'`{key}`' for key in masked)}, which the "
                   "light profile overrides; this comparison cannot see that change.", ""]
-    lines += ["### Params", "", params_md.strip() or "No param differs between the two runs.", "",
-              "### Metrics (`dvc metrics diff`)", "", metrics_md.strip() or "No metric changed.", "",
-              "### Plots (`dvc plots diff`)", ""]
-    if plots:
-        lines += [f"{len(plots)} plot file(s) changed:", ""] + [f"- `{row}`" for row in plots]
-    else:
-        lines.append("No plot changed.")
-    lines += ["", f"Both revisions side by side: `{plots_html}`", "",
+    lines += ["### What changed", "", changed_params_line(params_diff), "",
+              *comparison_summary(summaries["base"], summaries["head"]),
               f"Stages run: base {runs['base']['ran']} of {runs['base']['stages']} "
               f"({runs['base']['seconds']:.0f} s), head {runs['head']['ran']} of {runs['head']['stages']} "
-              f"({runs['head']['seconds']:.0f} s; the others restored from the base run).", ""]
+              f"({runs['head']['seconds']:.0f} s; the others restored from the base run). "
+              f"Plots: {len(plots)} file(s) changed; both revisions side by side: `{plots_html}`", ""]
+    metric_count = sum(len(keys) for keys in metrics_diff.values())
+    lines += ["### Full diff", "",
+              *folded(f"Params (`dvc params diff`): {sum(len(keys) for keys in params_diff.values())} key(s)",
+                      params_table(params_diff)),
+              *folded(f"Metrics (`dvc metrics diff`): {metric_count} key(s) changed", metrics_tables(metrics_diff)),
+              *folded(f"Plots (`dvc plots diff`): {len(plots)} file(s) changed",
+                      [f"- `{row}`" for row in plots] or ["No plot changed."])]
     return "\n".join(lines)
 
 
@@ -342,8 +419,11 @@ def compare(args: argparse.Namespace) -> str:
 
     progress("dvc params diff, dvc metrics diff, dvc plots diff")
     dvc = (sys.executable, "-m", "dvc")
-    params_md = run(*dvc, "params", "diff", BRANCHES["base"], BRANCHES["head"], "--md", step="dvc params diff")
-    metrics_md = run(*dvc, "metrics", "diff", BRANCHES["base"], BRANCHES["head"], "--md", step="dvc metrics diff")
+    params_diff = json.loads(run(*dvc, "params", "diff", BRANCHES["base"], BRANCHES["head"], "--json",
+                                 step="dvc params diff") or "{}")
+    metrics_diff = json.loads(run(*dvc, "metrics", "diff", BRANCHES["base"], BRANCHES["head"], "--json",
+                                  step="dvc metrics diff") or "{}")
+    summaries = {side: side_summary(run, side) for side in BRANCHES}
     if args.plots_dir:
         plots_dir = Path(args.plots_dir).resolve()
     elif args.out:
@@ -359,8 +439,9 @@ def compare(args: argparse.Namespace) -> str:
     plots = changed_plots(run)
 
     report = markdown(base_label=base_label, base_sha=base_sha, head_label=head_label, head_sha=head_sha,
-                      profile_path=profile_path, profile=profile, masked=masked, params_md=params_md,
-                      metrics_md=metrics_md, plots=plots, plots_html=plots_dir / "index.html", runs=runs)
+                      profile_path=profile_path, profile=profile, masked=masked, params_diff=params_diff,
+                      metrics_diff=metrics_diff, summaries=summaries, plots=plots,
+                      plots_html=plots_dir / "index.html", runs=runs)
     if args.keep:
         progress(f"kept the scratch clone: {repo}")
     else:

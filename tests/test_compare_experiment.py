@@ -54,12 +54,17 @@ def scratch_clone(tmp_path: Path) -> Path:
     return clone
 
 
-def table_rows(markdown: str, section: str) -> list[list[str]]:
-    """Body rows of the first Markdown table after the heading that starts with `section`."""
-    text = markdown.split(section, 1)[1].split("\n### ", 1)[0]
+def folded_rows(markdown: str, summary: str) -> list[list[str]]:
+    """Body rows of every table in the <details> block whose <summary> starts with `summary`, in order."""
+    block = markdown.split(f"<summary>{summary}", 1)[1].split("</details>", 1)[0]
     rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in text.splitlines() if line.startswith("|")]
-    return rows[2:]   # drop the header and the |---| line
+            for line in block.splitlines() if line.startswith("|")]
+    return [row for row in rows if row[0] not in ("Path", "---")]   # drop each table's header and |---| line
+
+
+def lead(markdown: str) -> str:
+    """What the comparison leads with: everything before the folded full diff."""
+    return markdown.split("### Full diff", 1)[0]
 
 
 def test_profile_merge_and_masked_keys():
@@ -119,13 +124,23 @@ def test_a_changed_param_shows_in_the_metrics_diff(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     report = done.stdout
 
-    # the params diff names the change, the metrics diff shows it: rows whose old and new values differ
-    assert ["params.yaml", "compare.confidence", "0.95", "0.8"] in table_rows(report, "### Params")
-    metrics = table_rows(report, "### Metrics")
+    # it leads with what changed: the param, the verdicts, the headline scores (here: only their
+    # intervals move, none beyond), the findings; a page, not the 33 KB of every bound
+    leading = lead(report)
+    assert "**Params:** `compare.confidence` 0.95 → 0.8" in leading
+    assert "**Verdicts" in leading and "**Findings" in leading, leading
+    headline = [row for row in leading.splitlines() if row.startswith("| sms_spam | real |")]
+    assert len(headline) == 1 and headline[0].endswith("| +0.000 | no |"), leading   # same score, new interval
+    assert len(leading) < 4000, len(leading)
+    # then the full diffs, folded: the params diff names the change, the metrics diff shows it,
+    # point estimates before interval bounds
+    assert ["params.yaml", "compare.confidence", "0.95", "0.8"] in folded_rows(report, "Params")
+    metrics = folded_rows(report, "Metrics")
     assert ["metrics/summary.json", "confidence", "0.95", "0.8", "-0.15"] in metrics, report
     interval_rows = [row for row in metrics if row[0] == "dvclive/evaluate/sms_spam/real/metrics.json"
                      and row[1] in ("macro_f1_low", "macro_f1_high")]
     assert interval_rows and all(row[2] != row[3] for row in interval_rows), report
+    assert metrics.index(["metrics/summary.json", "confidence", "0.95", "0.8", "-0.15"]) < metrics.index(interval_rows[0])
     assert "Not compared" not in report                   # confidence is not a key the profile overrides
 
     # published: --out, the job summary, the plots diff HTML; progress went to stderr only
@@ -146,6 +161,44 @@ def test_a_changed_param_shows_in_the_metrics_diff(tmp_path):
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "lower-confidence"
     assert git(clone, "status", "--porcelain").strip() == ""
     assert not (clone / "data" / "prepared").exists() and not (clone / "models").exists()
+
+
+def test_the_markdown_leads_with_what_changed_and_folds_the_full_diff():
+    """Point estimates before bounds, a verdict's text in full (never cut in a table cell), the
+    changed verdict and the score beyond its intervals in the lead."""
+    script = load_script()
+    verdict = ("do not use in place of real data: few_shot recovers 42% [31, 52] of real data's lift over chance "
+               "(upper bound < 90%); no tested mix is shown within 1 point(s) of real data")
+
+    def summary(decision: str, few: float) -> dict:
+        block = {"real": {"macro_f1": 0.81, "macro_f1_low": 0.76, "macro_f1_high": 0.86},
+                 "few_shot": {"macro_f1": few, "macro_f1_low": few - 0.05, "macro_f1_high": few + 0.05},
+                 "verdict": {"decision": decision, "setting": "few_shot", "text": verdict}}
+        return {"gap_metric": "macro_f1", "tasks": {"trec": block}, "findings": {"order": {"status": "reproduced"}}}
+
+    params_diff = {"params.yaml": {"llm.temperature": {"old": 0.7, "new": 1.0, "diff": 0.3}}}
+    metrics_diff = {"metrics/summary.json": {
+        "tasks.trec.few_shot.macro_f1_low": {"old": 0.38, "new": 0.55, "diff": 0.17},
+        "tasks.trec.few_shot.macro_f1": {"old": 0.43, "new": 0.6, "diff": 0.16999999999999998},
+        "tasks.trec.verdict.text": {"old": "undecided: the share's interval is too wide", "new": verdict},
+        "tasks.trec.share_few_shot.se": {"old": 0.05, "new": 0.04, "diff": -0.01}}}
+    runs = {side: {"ran": 2, "stages": 9, "seconds": 30.0} for side in ("base", "head")}
+    report = script.markdown(base_label="main", base_sha="a" * 40, head_label="HEAD", head_sha="b" * 40,
+                             profile_path=PROFILE, profile={"tasks": ["trec"]}, masked=[], params_diff=params_diff,
+                             metrics_diff=metrics_diff, summaries={"base": summary("undecided", 0.43),
+                                                                   "head": summary("do_not_use", 0.60)},
+                             plots=[], plots_html=Path("plots/index.html"), runs=runs)
+    summary_part = lead(report)
+    assert "**Params:** `llm.temperature` 0.7 → 1.0" in summary_part
+    assert "| trec | undecided | **do_not_use** |" in summary_part
+    assert f"- trec (head): {verdict}" in summary_part
+    assert "| trec | few_shot | 0.430 [0.380, 0.480] | 0.600 [0.550, 0.650] | +0.170 | **yes** |" in summary_part
+    assert "<details>" not in summary_part and report.count("<details>") == 3
+    metrics = folded_rows(report, "Metrics")
+    assert metrics == [["metrics/summary.json", "tasks.trec.few_shot.macro_f1", "0.43", "0.6", "0.17"],
+                       ["metrics/summary.json", "tasks.trec.few_shot.macro_f1_low", "0.38", "0.55", "0.17"],
+                       ["metrics/summary.json", "tasks.trec.share_few_shot.se", "0.05", "0.04", "-0.01"]]
+    assert f"  - head: {verdict}\n" in report                       # the text in full, outside any table
 
 
 def test_uncommitted_edits_go_to_the_head_side_only(tmp_path):
