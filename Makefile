@@ -62,7 +62,7 @@ docs: setup
 clean-venv:
 	rm -rf $(VENV)
 
-# Team sharing through the DVC remote (README: Sharing): outputs, run-cache and the LLM responses.
+# Team sharing through the DVC remote (docs/sharing-and-ci.md): outputs, run-cache and the LLM responses.
 .PHONY: share fetch-results
 share: setup
 	. $(BIN)/activate && python scripts/share.py push

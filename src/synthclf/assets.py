@@ -393,7 +393,7 @@ def _unpack_single_folder(archive: Path, target: Path) -> None:
 def _generator_from_params(path: str) -> str | None:
     """llm.model of a params file, or None when llm.base_url points at a server (nothing to install).
 
-    Read as plain YAML: this module sits below config.py (README, Development: the layer plan), and
+    Read as plain YAML: this module sits below config.py (docs/development.md: the layer plan), and
     every pipeline command validates the whole file anyway before it runs.
     """
     import yaml

@@ -4,7 +4,7 @@ A runtime knob: no stage depends on it (dvc.yaml), so changing it reruns nothing
 depend on it beyond floating-point noise.
 
 - `threads: 0` means the cores this process may use (`os.sched_getaffinity`) divided by the
-  number of parallel DVC queue workers, read from $SYNTHCLF_WORKERS (README's
+  number of parallel DVC queue workers, read from $SYNTHCLF_WORKERS (docs/sharing-and-ci.md's
   `SYNTHCLF_WORKERS=2 dvc queue start -j 2` sets it), at least 1. A positive value is used as is.
 - `device: auto` picks cuda, then mps, then cpu; naming a device that is not there is an error.
 - `gpu_layers: auto` offloads every layer of the bundled llama.cpp server to the GPU when

@@ -231,7 +231,7 @@ def real_needed_text(block: dict, mixes: Sequence[tuple[str, int]], within_point
 
 
 def verdict_table(summary: dict, params: Params, tasks: list[str] | None = None) -> Table:
-    """The verdict table (report, and README's table regenerated from a committed run's summary)."""
+    """The verdict table (report, and README's and docs/' tables regenerated from a committed run's summary)."""
     thresholds = params.compare.verdict
     settings, mixes = settings_of(params), mixes_of(params)
     rows = []
@@ -251,7 +251,7 @@ def verdict_table(summary: dict, params: Params, tasks: list[str] | None = None)
 
 
 def verdict_markdown(summary: dict, params: Params) -> str:
-    """The verdict table and its notes as Markdown: what README's table is regenerated from."""
+    """The verdict table and its notes as Markdown: what scripts/docs_tables.py renders into docs/."""
     section = verdict_section(summary, params, tasks_by_subjectivity(summary))
     return render_markdown([section]).split("\n", 4)[4]
 

@@ -4,7 +4,7 @@ from text/embeddings.py's per-text store) under scikit-learn's LogisticRegressio
 Why it is the offline default: on 2 cores one fine-tuned MiniLM unit costs 20-35 s, and a run fits
 200-odd units; here every text is embedded once (validation has usually embedded it already) and a
 fit takes a fraction of a second. At the sizes synthetic data is compared at (2-10 per label) the
-head scores higher than fine-tuning; with all real data lower (README: Backends).
+head scores higher than fine-tuning; with all real data lower (docs/generators-and-backends.md).
 
 The checkpoint is the head alone: frozen_head.json (encoder, its embedding id, label names) and
 head.safetensors (coef, intercept). `load_checkpoint(folder).predict(texts)` embeds and scores.
