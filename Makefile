@@ -1,6 +1,6 @@
 # synthclf: two commands for a newcomer.
 #   make run   set everything up and run the default pipeline (dvc repro), offline
-#   make test  set everything up and run the test suite
+#   make test  set everything up, lint (ruff) and run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 # AMX code is compiled out; the AVX-512/VNNI kernels take its place. Override CMAKE_ARGS for a GPU build.
 export CMAKE_ARGS ?= -DCMAKE_C_FLAGS=-U__AMX_INT8__ -DCMAKE_CXX_FLAGS=-U__AMX_INT8__
 
-.PHONY: setup generator run test bench bench-generators clean-venv docs
+.PHONY: setup generator run lint test bench bench-generators clean-venv docs
 
 setup: $(STAMP)
 
@@ -42,7 +42,14 @@ run: setup generator
 	. $(BIN)/activate && dvc repro
 	. $(BIN)/activate && dvc metrics show
 
+# ruff, pinned in the test extra and requirements.lock; the rules are in pyproject.toml ([tool.ruff]).
+LINT_PATHS := src tests benchmarks scripts
+
+lint: setup
+	. $(BIN)/activate && ruff check $(LINT_PATHS)
+
 test: setup
+	. $(BIN)/activate && ruff check $(LINT_PATHS)
 	. $(BIN)/activate && python -m pytest -q
 
 bench: setup
