@@ -64,7 +64,7 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def log(message: str) -> None:
@@ -228,7 +228,8 @@ def generate_cell(root: Path, model: str, task: str, setting: str) -> tuple[dict
         log(f"{model} {task}/{setting}: generate failed: {cell['error']}")
         return cell, None
     records = [r for r in read_jsonl(root / "data/synthetic" / task / f"{setting}.jsonl") if r.get("replicate", 0) == 0]
-    log(f"{model} {task}/{setting}: generated, kept {cell['kept']}/{cell['attempts']} attempts in {cell['gen_wall_s']:.0f}s")
+    log(f"{model} {task}/{setting}: generated, kept {cell['kept']}/{cell['attempts']} attempts "
+        f"in {cell['gen_wall_s']:.0f}s")
     return cell, records
 
 
@@ -237,7 +238,7 @@ def score_cell(cell: dict, records: list[dict], what: str, real: dict, train_par
     """Label fidelity and downstream Macro-F1 (with interval) of one cell's texts."""
     texts = [r["text"] for r in records]
     predicted = real["fidelity"].predict(texts)
-    cell["fidelity"] = round(float(np.mean([p == r["label"] for p, r in zip(predicted, records)])), 4)
+    cell["fidelity"] = round(float(np.mean([p == r["label"] for p, r in zip(predicted, records, strict=True)])), 4)
     pred, train_s = downstream(records, real["labels"], real["test_texts"], train_params, workdir, what)
     cell["macro_f1"], cell["macro_f1_ci"] = rounded(cell_score(real["gold"], np.array(pred), len(real["labels"]),
                                                                resamples))
@@ -336,8 +337,10 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
             entry = summary[model]
             delta = (fmt_ci(entry[f"delta_vs_{baseline}"], entry[f"delta_vs_{baseline}_ci"])
                      if model != baseline else "")
-            step = fmt_ci(entry["delta_vs_previous"], entry["delta_vs_previous_ci"]) if "delta_vs_previous" in entry else ""
-            lines.append(f"| {model} | {fmt_ci(entry['mean_macro_f1'], entry['mean_macro_f1_ci'])} | {delta} | {step} | "
+            step = (fmt_ci(entry["delta_vs_previous"], entry["delta_vs_previous_ci"])
+                    if "delta_vs_previous" in entry else "")
+            score = fmt_ci(entry["mean_macro_f1"], entry["mean_macro_f1_ci"])
+            lines.append(f"| {model} | {score} | {delta} | {step} | "
                          f"{entry['mean_fidelity']:.2f} | {entry['rejected']} / {entry['attempts']} | "
                          f"{entry['gen_wall_s']:.0f} ({entry['calls']}) | {seconds(entry['gen_s_per_call'])} | "
                          f"{seconds(entry['gen_s_per_kept_text'])} | "
@@ -360,7 +363,8 @@ def markdown(results: dict, models: list[str], tasks: list[str]) -> str:
 
 
 def git_head() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return head.stdout.strip()
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -441,9 +445,8 @@ def main() -> None:
                         help="recompute the scores and intervals of an existing --json from its stored "
                              "predictions, write it back, print its table and stop")
     args = parser.parse_args()
-    if args.table_only or args.rescore:
-        if not args.json.exists():
-            sys.exit(f"error: {args.json} not found; run the comparison first (without --table-only/--rescore)")
+    if (args.table_only or args.rescore) and not args.json.exists():
+        sys.exit(f"error: {args.json} not found; run the comparison first (without --table-only/--rescore)")
     if args.rescore:
         results = rescored(json.loads(args.json.read_text(encoding="utf-8")), args.resamples)
         # the run's own provenance (command, started, git_head) stays; this says what recomputed its scores
@@ -504,7 +507,7 @@ def main() -> None:
                     try:
                         score_cell(cell, records, f"{model} {task}/{setting}", golds[task], train_params,
                                    root / "work", args.resamples)
-                    except Exception as exc:  # one failed cell must not cost the hour the others took
+                    except Exception as exc:  # noqa: BLE001 - one failed cell must not cost the hour the others took
                         cell.update(status="score_failed", error=f"{type(exc).__name__}: {exc}")
                         log(f"{model} {task}/{setting}: scoring failed: {cell['error']}")
                 results["cells"].setdefault(model, {}).setdefault(task, {})[setting] = cell

@@ -22,15 +22,15 @@ from collections import Counter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.metrics import f1_score
 
-from synthclf import paths, resources  # noqa: E402
-from synthclf.config import load_params  # noqa: E402
-from synthclf.records import read_jsonl  # noqa: E402
-from synthclf.tasks import load_card  # noqa: E402
-from synthclf.training.mix import draw_stratified  # noqa: E402
-from synthclf.training.backends.transformer import fit_transformer, predict_texts  # noqa: E402
-from synthclf.training.units import matched_real  # noqa: E402
+from synthclf import paths, resources
+from synthclf.config import load_params
+from synthclf.records import read_jsonl
+from synthclf.tasks import load_card
+from synthclf.training.backends.transformer import fit_transformer, predict_texts
+from synthclf.training.mix import draw_stratified
+from synthclf.training.units import matched_real
 
 
 def stand_in_mix(task: str, labels: list[str], per_label: int, real_count: int, seed: int):
@@ -69,8 +69,8 @@ def main() -> None:
         for name, records, train in (("mix, old rule", mix, old), ("mix, step floor", mix, floor),
                                      ("10 per label alone", part, old)):
             f1, steps, seconds = score(records, labels, train, seed, test)
-            print(f"  seed {seed}  {name:20s} n={len(records):4d} steps={steps:4d}  Macro-F1 {f1:.3f}  ({seconds:.0f} s)",
-                  flush=True)
+            print(f"  seed {seed}  {name:20s} n={len(records):4d} steps={steps:4d}  "
+                  f"Macro-F1 {f1:.3f}  ({seconds:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def timed_repro(root: Path) -> tuple[list[tuple[str, float]], float]:
     marks: list[tuple[str, float]] = []
     tail: list[str] = []
     for line in process.stdout:
-        tail = (tail + [line])[-60:]
+        tail = [*tail, line][-60:]
         found = RUNNING.search(line)
         if found:
             marks.append((found.group(1), time.perf_counter()))
@@ -96,7 +96,7 @@ def timed_repro(root: Path) -> tuple[list[tuple[str, float]], float]:
         sys.exit("error: dvc repro failed:\n" + "".join(tail))
     ended = time.perf_counter()
     ends = [mark for _, mark in marks[1:]] + [ended]
-    return [(stage, end - mark) for (stage, mark), end in zip(marks, ends)], ended - started
+    return [(stage, end - mark) for (stage, mark), end in zip(marks, ends, strict=True)], ended - started
 
 
 def command_of(stage: str) -> str:
@@ -189,8 +189,8 @@ def main() -> None:
         print()
         print_table(stages, bare, overhead, total)
         calls = llm_counts(root)
-        print(f"LLM: {calls['calls']} calls, {calls['cache_hits']} response-cache hits, {calls['kept_texts']} texts kept; "
-              f"host: {host()}")
+        print(f"LLM: {calls['calls']} calls, {calls['cache_hits']} response-cache hits, "
+              f"{calls['kept_texts']} texts kept; host: {host()}")
         if args.json:
             args.json.write_text(json.dumps({"params": str(args.params), "host": host(), "llm": calls,
                                              "bare_import_s": round(bare, 3), "dvc_overhead_s": round(overhead, 2),

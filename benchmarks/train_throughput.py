@@ -18,10 +18,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from synthclf.settings.train import TrainParams  # noqa: E402
-from synthclf.training.backends.transformer import load_classifier, train_transformer  # noqa: E402
+from synthclf.settings.train import TrainParams
+from synthclf.training.backends.transformer import load_classifier, train_transformer
 
 LABELS = ["negative", "positive"]
 

@@ -96,7 +96,7 @@ class Runner:
             tail: list[str] = []
             for line in process.stdout:
                 handle.write(line)
-                tail = (tail + [line])[-80:]
+                tail = [*tail, line][-80:]
                 found = STAGE_LINE.search(line)
                 if found:
                     stages.append(found.group(1))

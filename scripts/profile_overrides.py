@@ -54,7 +54,7 @@ def check(params_file: Path, settings: list[str]) -> None:
         shutil.copyfile(params_file, copy)
         try:
             apply_overrides(str(copy), settings)
-        except Exception as error:   # dvc's InvalidArgumentError; the cause names the key
+        except Exception as error:  # noqa: BLE001 - dvc's InvalidArgumentError; the cause names the key
             cause = str(error.__cause__ or error).splitlines()[0]
             raise StepError(f"DVC refuses the profile's overrides: {cause} (a key params.yaml does not have? "
                             "fix its spelling in the profile)") from None

@@ -155,7 +155,7 @@ def move_run_cache_outputs(direction: str, where: tuple[str, str]) -> int:
         with Repo(".") as repo:
             move = repo.cloud.push if direction == "push" else repo.cloud.pull
             result = move(objects, remote=where[0])
-    except Exception as error:  # dvc's own errors, network errors: one line either way
+    except Exception as error:  # noqa: BLE001 - dvc's own errors, network errors: one line either way
         raise explain(direction, f"{type(error).__name__}: {error}", *where) from None
     if direction == "push" and result.failed:
         raise explain("push", f"{len(result.failed)} files failed to upload", *where)

@@ -46,7 +46,8 @@ def write_pool(root: Path, task: str = "sms_spam") -> Path:
     with path.open("w", encoding="utf-8") as handle:
         for label, texts in POOL.items():
             for number, text in enumerate(texts):
-                record = {"id": f"{task}-{label}-{number}", "task": task, "text": text, "label": label, "source": "real"}
+                record = {"id": f"{task}-{label}-{number}", "task": task, "text": text, "label": label,
+                          "source": "real"}
                 handle.write(json.dumps(record) + "\n")
     return path
 
@@ -61,8 +62,8 @@ def project_params(llm: dict[str, Any] | None = None, generate: dict[str, Any] |
         "split": {"sms_spam": {"train_size": 100, "test_size": 100, "pool_size": 12}},
         "sources": ["real", "zero_shot", "few_shot"],
         # the light profile: SmolLM2 whatever the default generator is (the tests' server serves it)
-        "llm": {**repo["llm"], "model": "SmolLM2-135M-Instruct", "concurrency": 2, "max_tokens": 48, "timeout_s": 30, "retry_base_s": 0.05,
-                "retry_max_s": 0.5, **(llm or {})},
+        "llm": {**repo["llm"], "model": "SmolLM2-135M-Instruct", "concurrency": 2, "max_tokens": 48, "timeout_s": 30,
+                "retry_base_s": 0.05, "retry_max_s": 0.5, **(llm or {})},
         # one text per call (where a call may write several): these tests count calls, retries and cache
         # rows per text; several texts per call have their own tests (tests/test_generation_lists.py)
         "generate": {**repo["generate"], "per_class": 3, "replicates": 1, "max_attempts_factor": 4.0, "budget_usd": 0,

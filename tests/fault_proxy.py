@@ -129,7 +129,8 @@ class FaultProxy:
             echoed = {"error": {"message": f"bad key: {request.headers.get('authorization', '')}"}}
             return web.json_response(echoed, status=401)
         if fault == "malformed":
-            return web.Response(status=200, body=b'{"id": "cmpl-1", "choices": [{"text": "half', content_type="application/json")
+            return web.Response(status=200, body=b'{"id": "cmpl-1", "choices": [{"text": "half',
+                                content_type="application/json")
         if fault == "stall":
             await asyncio.sleep(self.stall_s)
         # "drop" and the end of a stall: close the connection without any answer
@@ -151,7 +152,8 @@ class FaultProxy:
         else:
             entry.action = "forwarded"
             entry.tokens = reported_tokens(payload)
-        return web.Response(status=upstream.status, body=payload, content_type=upstream.content_type or "application/json")
+        return web.Response(status=upstream.status, body=payload,
+                            content_type=upstream.content_type or "application/json")
 
 
 def reported_tokens(payload: bytes) -> int:

@@ -12,6 +12,7 @@ werkzeug app `moto_server` runs), in a thread of the test process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import threading
@@ -105,8 +106,11 @@ class S3Server:
 
     def corrupt_objects(self, bucket: str) -> list[str]:
         """DVC names every object by the md5 of its content: any mismatch is a damaged upload."""
+        def named_md5(key: str) -> str:
+            return key.split("/md5/", 1)[1].replace("/", "").removesuffix(".dir")
+
         return [key for key, body in self.objects(bucket).items()
-                if "/md5/" in key and key.split("/md5/", 1)[1].replace("/", "").removesuffix(".dir") != hashlib.md5(body).hexdigest()]
+                if "/md5/" in key and named_md5(key) != hashlib.md5(body).hexdigest()]
 
     # -- the WSGI wrapper that can kill the server mid-push -----------------------------------
     def _app(self, inner):
@@ -136,7 +140,5 @@ class S3Server:
     def _drop(environ) -> None:
         connection = environ.get("werkzeug.socket")
         if connection is not None:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -10,12 +10,26 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from synthclf.analysis import analyze, instance
 from synthclf import statistics as stats
+from synthclf.analysis import analyze, instance
 from synthclf.errors import SynthclfError
 from synthclf.tasks import load_card
-from test_analysis_fixtures import (FEW_SHOT_GAP, LEVELS, MATCHED_REAL, MIX_GAP, N_TEST, REAL_100, REAL_F1, SPREAD,
-                                    TRAIN_SIZE, build_project, make_params, project, write_source)  # noqa: F401
+
+from test_analysis_fixtures import (
+    FEW_SHOT_GAP,
+    LEVELS,
+    MATCHED_REAL,
+    MIX_GAP,
+    N_TEST,
+    REAL_100,
+    REAL_F1,
+    SPREAD,
+    TRAIN_SIZE,
+    build_project,
+    make_params,
+    project,  # noqa: F401 (the fixture)
+    write_source,
+)
 
 
 def run_analyze(**analyze_params) -> dict:
@@ -354,6 +368,7 @@ def test_a_size_real_data_cannot_match_has_no_fair_gap(project):
     there, and analyze keeps the gap to all real data and the exchange rate but no fair gap."""
     from synthclf.metrics import EvaluateMetrics, write_metrics
     from synthclf.training.evaluate import score_source
+
     from test_analysis_fixtures import PER_CLASS, make_params
 
     predictions = Path("data/predictions/trec/zero_shot.jsonl")

@@ -36,8 +36,14 @@ from pathlib import Path
 import pytest
 
 from synthclf.config import Params
-from synthclf.metrics import (DIVERSITY_KEYS, EvaluateMetrics, GenerateMetrics, TrainMetrics, ValidateSummary,
-                              write_metrics)
+from synthclf.metrics import (
+    DIVERSITY_KEYS,
+    EvaluateMetrics,
+    GenerateMetrics,
+    TrainMetrics,
+    ValidateSummary,
+    write_metrics,
+)
 from synthclf.tasks import load_card
 
 # task -> subjectivity level on its card

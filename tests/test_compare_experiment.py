@@ -140,7 +140,8 @@ def test_a_changed_param_shows_in_the_metrics_diff(tmp_path):
     interval_rows = [row for row in metrics if row[0] == "dvclive/evaluate/sms_spam/real/metrics.json"
                      and row[1] in ("macro_f1_low", "macro_f1_high")]
     assert interval_rows and all(row[2] != row[3] for row in interval_rows), report
-    assert metrics.index(["metrics/summary.json", "confidence", "0.95", "0.8", "-0.15"]) < metrics.index(interval_rows[0])
+    confidence_row = ["metrics/summary.json", "confidence", "0.95", "0.8", "-0.15"]
+    assert metrics.index(confidence_row) < metrics.index(interval_rows[0])
     assert "Not compared" not in report                   # confidence is not a key the profile overrides
 
     # published: --out, the job summary, the plots diff HTML; progress went to stderr only

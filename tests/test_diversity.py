@@ -112,4 +112,5 @@ def test_blockwise_memory_stays_far_below_the_full_matrix():
     diversity.similarity_to_reference(vectors, vectors[:1000], block=block)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < full_matrix_bytes / 10, f"peak {peak / 2**20:.1f} MiB vs full matrix {full_matrix_bytes / 2**20:.1f} MiB"
+    assert peak < full_matrix_bytes / 10, \
+        f"peak {peak / 2**20:.1f} MiB vs full matrix {full_matrix_bytes / 2**20:.1f} MiB"

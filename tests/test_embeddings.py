@@ -10,8 +10,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthclf import paths  # noqa: E402
-from synthclf.text import embeddings  # noqa: E402
+from synthclf import paths
+from synthclf.text import embeddings
 
 TEXTS = ["Win a free holiday, call now to claim your prize",
          "Congratulations, you have won a cash prize! Text CLAIM",
@@ -44,7 +44,7 @@ def test_unit_length_float32_rows_in_order():
 
 
 def test_each_text_is_stored_once_and_reused_without_the_model(cache_in_tmp, monkeypatch):
-    first = embeddings.embed_texts(TEXTS + [TEXTS[0]])
+    first = embeddings.embed_texts([*TEXTS, TEXTS[0]])
     assert stored_rows(cache_in_tmp) == 3
     embeddings.forget_in_process_vectors()
     monkeypatch.setattr(embeddings, "_encode", no_model)

@@ -86,16 +86,21 @@ def test_a_side_without_a_summary_is_one_line():
 
 
 def test_queued_and_failed_experiments_say_why_they_have_no_numbers():
-    rows = [{"rev": "abc1234def", "name": "main", "data": {"params": {"params.yaml": {"data": {"llm": {"temperature": 0.4}}}},
-                                                          "metrics": {"metrics/summary.json": {"data": summary()}}},
+    def params(temperature: float) -> dict:
+        return {"params.yaml": {"data": {"llm": {"temperature": temperature}}}}
+
+    rows = [{"rev": "abc1234def", "name": "main",
+             "data": {"params": params(0.4), "metrics": {"metrics/summary.json": {"data": summary()}}},
              "experiments": [
                  {"name": "waiting", "executor": {"state": "queued"},
-                  "revs": [{"rev": "fff0001112", "data": {"params": {"params.yaml": {"data": {"llm": {"temperature": 1.0}}}}}}]},
-                 {"name": "broken", "revs": [{"rev": "eee0001112", "error": {"msg": "stage 'analyze' failed"}, "data": {}}]}]}]
+                  "revs": [{"rev": "fff0001112", "data": {"params": params(1.0)}}]},
+                 {"name": "broken",
+                  "revs": [{"rev": "eee0001112", "error": {"msg": "stage 'analyze' failed"}, "data": {}}]}]}]
     report = experiments_report(rows)
     assert "| trec | do_not_use | few_shot 42% [31, 52] | 0.810 [0.770, 0.850] | 0.430 [0.380, 0.480] |" in report
     waiting, broken = report.split("### waiting", 1)[1].split("### broken")
-    assert "changed params: `llm.temperature 0.4 → 1.0`" in waiting and "no metrics/summary.json yet (queued)" in waiting
+    assert "changed params: `llm.temperature 0.4 → 1.0`" in waiting
+    assert "no metrics/summary.json yet (queued)" in waiting
     assert "changed params: not recorded" in broken and "failed: stage 'analyze' failed" in broken
 
 
@@ -109,10 +114,13 @@ tasks = {}
 for i, task in enumerate(params["tasks"]):
     few = round(0.4 + 0.1 * i + t / 4, 4)          # each task's synthetic score moves with the temperature
     tasks[task] = {"real": {"macro_f1": 0.8, "macro_f1_low": 0.75, "macro_f1_high": 0.85},
-                   "few_shot": {"macro_f1": few, "macro_f1_low": round(few - 0.05, 4), "macro_f1_high": round(few + 0.05, 4)},
+                   "few_shot": {"macro_f1": few, "macro_f1_low": round(few - 0.05, 4),
+                                "macro_f1_high": round(few + 0.05, 4)},
                    "share_few_shot": {"value": round(few / 0.8, 4), "low": 0.1, "high": 0.9},
-                   "verdict": {"decision": "replace" if few > 0.6 else "undecided", "setting": "few_shot", "text": "..."}}
-summary = {"gap_metric": "macro_f1", "tasks": tasks, "verdicts": {k: v["verdict"]["decision"] for k, v in tasks.items()},
+                   "verdict": {"decision": "replace" if few > 0.6 else "undecided", "setting": "few_shot",
+                               "text": "..."}}
+summary = {"gap_metric": "macro_f1", "tasks": tasks,
+           "verdicts": {k: v["verdict"]["decision"] for k, v in tasks.items()},
            "findings": {"order": {"status": "reproduced"}}}
 pathlib.Path("metrics").mkdir(exist_ok=True)
 pathlib.Path("metrics/summary.json").write_text(json.dumps(summary))
@@ -154,7 +162,8 @@ def experiments_repo(tmp_path_factory) -> Path:
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-q", "-m", "baseline")
     for name, temperature in (("cool", 0.2), ("hot", 1.0)):
-        sh(root, sys.executable, "-m", "dvc", "exp", "run", "-q", "--name", name, "-S", f"llm.temperature={temperature}")
+        sh(root, sys.executable, "-m", "dvc", "exp", "run", "-q", "--name", name,
+           "-S", f"llm.temperature={temperature}")
     return root
 
 

@@ -280,7 +280,8 @@ def check_card(case: tuple[bytes, str]) -> None:
 
 CARD_REGRESSIONS = [(b"name: tickets\nmax_words: !!timestamp 2024-01-01 &a x\n", "tickets")]
 test_task_card_loads_or_is_one_error, test_task_card_loads_or_is_one_error_many = quick_and_many(
-    check_card, st.tuples(st.one_of(yaml_text(CARD), yaml_text(PACKAGE_CARD)), st.sampled_from(["tickets", "sms_spam"])),
+    check_card,
+    st.tuples(st.one_of(yaml_text(CARD), yaml_text(PACKAGE_CARD)), st.sampled_from(["tickets", "sms_spam"])),
     CARD_REGRESSIONS, many=MANY["card"])
 
 
@@ -423,7 +424,8 @@ def write_project(root: Path, name: str, raw: bytes, source: dict, labels: list[
     (root / "data/external/tickets").mkdir(parents=True)
     (root / "data/external/tickets" / name).write_bytes(raw)
     # the sections prepare and `task new` read; every other one at its default (a small file parses fast)
-    (root / "params.yaml").write_text("tasks: [tickets]\nsplit:\n  tickets: {train_size: 6, test_size: 4, pool_size: 2}\n"
+    (root / "params.yaml").write_text("tasks: [tickets]\n"
+                                      "split:\n  tickets: {train_size: 6, test_size: 4, pool_size: 2}\n"
                                       "sources: [real]\n", encoding="utf-8")
     return cards
 

@@ -38,7 +38,8 @@ if "texts_per_call" in GenerationParams.model_fields:   # where one call may wri
 
 def run_generate(setting: str = "zero_shot") -> tuple[list[dict], dict]:
     generate.run(load_params("params.yaml"), "sms_spam", setting)
-    return read_jsonl(paths.synthetic_file("sms_spam", setting)), read_json(paths.metrics_file("generate", "sms_spam", setting))
+    metrics = read_json(paths.metrics_file("generate", "sms_spam", setting))
+    return read_jsonl(paths.synthetic_file("sms_spam", setting)), metrics
 
 
 def cache_rows(root: Path) -> list[dict]:
@@ -297,7 +298,8 @@ def test_tokens_per_minute_from_params_paces_the_calls(gen_project, fault_proxy)
     used = 0
     for k, item in enumerate(seen):
         earliest = (used - bucket) / (per_minute / 60)
-        assert item.at - started >= earliest - 0.05, f"request {k} left at {item.at - started:.2f}s, before {earliest:.2f}s"
+        assert item.at - started >= earliest - 0.05, \
+            f"request {k} left at {item.at - started:.2f}s, before {earliest:.2f}s"
         used += item.tokens
     assert used > 2 * bucket, "too few tokens to test the pacing: raise per_class"
     # the calls themselves refill the bucket, so the wait is less than that bound but never nothing
@@ -352,7 +354,7 @@ def test_synthclf_serve_prints_its_url_and_stops_on_ctrl_c(gen_project) -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
-        assert "serving SmolLM2-135M-Instruct at http://127.0.0.1:" in line, process.stderr.read() if not line else line
+        assert "serving SmolLM2-135M-Instruct at http://127.0.0.1:" in line, line or process.stderr.read()
         base_url = line.split(" at ")[1].split()[0]
         assert httpx.get(f"{base_url}/models", timeout=10).status_code == 200
     finally:

@@ -14,12 +14,12 @@ import pytest
 
 from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, resolve_cache_path
 from synthclf.generation.cleaning import CopyDetector, NearDuplicateIndex, TextFilter, clean_text
-from synthclf.text.normalize import words
 from synthclf.generation.client import MalformedResponse, RetryPolicy, retry_after_seconds, transient_kind
 from synthclf.generation.limits import RateLimiter
 from synthclf.generation.prompts import PromptBuilder, load_template
 from synthclf.paths import original_repo_root
 from synthclf.text import embeddings
+from synthclf.text.normalize import words
 from synthclf.training import train
 
 LABELS = ["ham", "spam"]

@@ -24,7 +24,8 @@ RESULTS = REPO / "benchmarks" / "results" / "generator_comparison.json"
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("generator_comparison", REPO / "benchmarks" / "generator_comparison.py")
+    path = REPO / "benchmarks" / "generator_comparison.py"
+    spec = importlib.util.spec_from_file_location("generator_comparison", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -334,7 +334,8 @@ def training_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from synthclf.records import write_jsonl
 
     def records(per_label: int, seed: int) -> list[dict]:
-        texts = {"spam": "WIN a free prize now, call {n} to claim your cash", "ham": "are we still meeting at {n} today"}
+        texts = {"spam": "WIN a free prize now, call {n} to claim your cash",
+                 "ham": "are we still meeting at {n} today"}
         return [{"id": f"{label}-{seed}-{n}", "task": "sms_spam", "text": text.format(n=n + 10 * seed), "label": label,
                  "source": "real"} for label, text in texts.items() for n in range(per_label)]
 

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from scipy.stats import spearmanr
@@ -63,8 +64,8 @@ def write_pool(root: Path, task: str) -> None:
     labels = list(load_card(task).labels)
     path = root / f"data/prepared/{task}/pool.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": f"{task}-{i}", "text": f"{task} example number {i} " + "word " * 50, "label": labels[i % len(labels)]}
-            for i in range(4)]
+    rows = [{"id": f"{task}-{i}", "text": f"{task} example number {i} " + "word " * 50,
+             "label": labels[i % len(labels)]} for i in range(4)]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
@@ -94,7 +95,7 @@ class StubJudge(BaseHTTPRequestHandler):
     questions get an unclear answer on the first attempt (seed ending in 0) to exercise the retry.
     With `unclear` set it answers every question without naming A or B, as a confused model would."""
 
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []   # shared by the per-request handler instances: the test reads it
     unclear = False
 
     def log_message(self, *args):  # keep pytest output clean
@@ -115,7 +116,8 @@ class StubJudge(BaseHTTPRequestHandler):
         elif {task_a, task_b} == {"vader_nyt", "seinfeld_humor"} and body["seed"] % 1_000_003 == 0:
             answer = "Both are hard to say."
         else:
-            answer = [f"{letter}", f"**Task {letter}**", f"Task {letter} is more objective."][len(StubJudge.requests) % 3]
+            wordings = [f"{letter}", f"**Task {letter}**", f"Task {letter} is more objective."]
+            answer = wordings[len(StubJudge.requests) % 3]
         payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                    "choices": [{"index": 0, "finish_reason": "stop",
                                 "message": {"role": "assistant", "content": answer}}],
@@ -155,7 +157,8 @@ def test_panel_run_against_a_loopback_server(tmp_path, monkeypatch, stub_server)
     cards = [load_card(t).subjectivity.level for t in TASKS]
     expected = spearmanr(cards, [STUB_ORDER[t] for t in TASKS]).statistic      # 0.6: two swapped pairs
     assert expected == pytest.approx(0.6) and stats["spearman_with_cards"] == pytest.approx(expected)
-    rows = list(csv.DictReader(Path("data/judgments/llm_panel.csv").open()))
+    with Path("data/judgments/llm_panel.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert len(rows) == questions and list(rows[0]) == list(judge.CSV_COLUMNS)
     assert all(row["winner"] == min((row["task_a"], row["task_b"]), key=STUB_ORDER.get) for row in rows)
     assert {row["judge"] for row in rows} == {"llm0", "llm1"}

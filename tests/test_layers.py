@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from import_graph import PACKAGE, module_name, modules, raw_imports
 
 # Lowest first. A module may import its own layer's shared modules and anything in a lower layer.

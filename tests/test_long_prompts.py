@@ -10,13 +10,14 @@ import random
 
 import pytest
 
-from conftest_generation import POOL
 from synthclf import paths
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.generation import generate
 from synthclf.generation.prompts import PromptBuilder, cut_words, estimated_tokens, tokens_per_text
 from synthclf.records import read_json, read_jsonl
+
+from conftest_generation import POOL
 
 WORDS = ("please find attached the quarterly figures for the northern region together with the notes from "
          "tuesday and a summary of the open questions about invoices shipping and the new supplier").split()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from synthclf import paths
 from synthclf.records import read_jsonl, write_jsonl
+
 from test_validation import REAL_TRAIN, TASK, project, rows  # noqa: F401 (project is the fixture)
 
 LONG = ("Dear team, please find below the full minutes of this week's meeting, with every action item "
@@ -21,7 +22,7 @@ def with_long_texts() -> list[dict]:
     return train
 
 
-def test_long_real_texts_are_kept_under_truncate_and_counted(project):  # noqa: F811
+def test_long_real_texts_are_kept_under_truncate_and_counted(project):
     train = with_long_texts()
     metrics = project(None, "real", long_texts="truncate")
     assert metrics["success"] is True
@@ -33,7 +34,7 @@ def test_long_real_texts_are_kept_under_truncate_and_counted(project):  # noqa: 
     assert not any(len(row["text"]) > 1000 for row in read_jsonl(paths.quarantine_file(TASK, "real")))
 
 
-def test_long_real_texts_are_held_back_under_quarantine(project):  # noqa: F811
+def test_long_real_texts_are_held_back_under_quarantine(project):
     train = with_long_texts()
     metrics = project(None, "real", long_texts="quarantine")
     assert metrics["success"] is True                          # 2 of 30 held back: well within min_clean_share

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from synthclf.errors import SynthclfError
-from synthclf.metrics import (EvaluateMetrics, GenerateMetrics, PrepareStats, Summary, TrainMetrics, ValidateSummary,
-                              read_metrics, write_metrics)
+from synthclf.metrics import (
+    EvaluateMetrics,
+    GenerateMetrics,
+    PrepareStats,
+    Summary,
+    TrainMetrics,
+    ValidateSummary,
+    read_metrics,
+    write_metrics,
+)
 from synthclf.training.evaluate import score_source
 
 ROWS = [{"id": str(i), "label": label, "pred": {"real/r0": label, "real/r1": "ham"}}

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dvc_project import API_KEY, REPO, dvc, reproduced_project
 from sklearn.metrics import accuracy_score, f1_score
 
 from synthclf.tasks import load_card
+
+from dvc_project import API_KEY, REPO, dvc, reproduced_project
 
 pytestmark = pytest.mark.slow
 

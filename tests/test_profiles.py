@@ -51,8 +51,9 @@ def test_overrides_set_what_the_profile_says(profile, tmp_path):
 
 
 def test_the_paper_profile_is_the_studys_scale():
-    params = Params.model_validate(compare_experiment().merged(yaml.safe_load((REPO / "params.yaml").read_text()),
-                                                              yaml.safe_load((REPO / "profiles/paper.yaml").read_text())))
+    merged = compare_experiment().merged(yaml.safe_load((REPO / "params.yaml").read_text()),
+                                         yaml.safe_load((REPO / "profiles/paper.yaml").read_text()))
+    params = Params.model_validate(merged)
     assert params.generate.per_class >= 3000 and params.train.encoder == "bundled:all-mpnet-base-v2"
     assert params.resources.device == "cuda" and params.llm.base_url.startswith("http")
     assert all(params.split[task].train_size > 1200 for task in params.tasks)

@@ -18,8 +18,16 @@ from synthclf.analysis import analyze, report
 from synthclf.errors import SynthclfError
 from synthclf.metrics import JudgeStats, write_metrics
 from synthclf.records import read_json
-from test_analysis_fixtures import (FEW_SHOT_GAP, LEVELS, SOURCES, build_project, make_params, project,  # noqa: F401
-                                    write_source)
+
+from test_analysis_fixtures import (
+    FEW_SHOT_GAP,
+    LEVELS,
+    SOURCES,
+    build_project,
+    make_params,
+    project,  # noqa: F401 (the fixture)
+    write_source,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 AGREEMENT_FINDING = "Accuracy rises with annotator agreement, more steeply for synthetic-trained models"
@@ -419,7 +427,7 @@ def test_missing_summary_or_evaluations_is_a_clear_error(project):
     renamed = {**older, "tasks": {"trec": {"level": 1}}, "verdict": older["verdicts"]}
     del renamed["verdicts"]
     Path("metrics/summary.json").write_text(json.dumps(renamed))
-    with pytest.raises(SynthclfError, match="summary.json: verdicts: Field required"):
+    with pytest.raises(SynthclfError, match=r"summary\.json: verdicts: Field required"):
         report.run(make_params())
     shutil.rmtree("dvclive/evaluate")
     with pytest.raises(SynthclfError, match="no evaluation metrics"):

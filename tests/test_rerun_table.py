@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from dvc_project import REPO, dvc, reproduced_project
 
 pytestmark = pytest.mark.slow

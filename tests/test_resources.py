@@ -119,7 +119,7 @@ def test_params_have_resources_and_no_train_threads(tmp_path):
     raw["train"]["threads"] = 2
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(SynthclfError, match="unknown key 'train.threads'"):
+    with pytest.raises(SynthclfError, match=r"unknown key 'train\.threads'"):
         load_params(bad)
 
 

@@ -167,7 +167,8 @@ def test_relative_and_importlib_imports_are_edges(tmp_path):
         (package / name).write_text("", encoding="utf-8")
     (package / "sub/a.py").write_text(
         "from . import b\nfrom ..c import thing\nimport importlib\n"
-        "def later():\n    importlib.import_module('synthclf.d')\n    importlib.import_module('..e', package='synthclf.sub')\n",
+        "def later():\n    importlib.import_module('synthclf.d')\n"
+        "    importlib.import_module('..e', package='synthclf.sub')\n",
         encoding="utf-8")
     known = set(modules(tmp_path))
     assert raw_imports(package / "sub/a.py", known, src=tmp_path) == {

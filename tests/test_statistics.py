@@ -12,10 +12,23 @@ from scipy.stats import spearmanr
 from scipy.stats import t as t_distribution
 from sklearn.metrics import accuracy_score, f1_score
 
-from synthclf.statistics import (Estimate, accuracy_batch, chance_macro_f1, combined_interval,
-                                 correlation_test, critical_spearman, difference_interval, exchange_rate_interval,
-                                 guessing_macro_f1_batch, macro_f1_batch, mean_over_tasks, real_equivalent,
-                                 recovered_share_interval, score_interval, synthetic_needed)
+from synthclf.statistics import (
+    Estimate,
+    accuracy_batch,
+    chance_macro_f1,
+    combined_interval,
+    correlation_test,
+    critical_spearman,
+    difference_interval,
+    exchange_rate_interval,
+    guessing_macro_f1_batch,
+    macro_f1_batch,
+    mean_over_tasks,
+    real_equivalent,
+    recovered_share_interval,
+    score_interval,
+    synthetic_needed,
+)
 
 MIN_LIFT = 0.05     # params.yaml compare.verdict.min_real_lift
 
@@ -205,9 +218,10 @@ def test_macro_f1_batch_equals_sklearn_including_absent_labels():
     pred[::7] = gold[::7]                                        # some perfect rows
     pred[1::9] = 0                                               # some constant rows
     ours = macro_f1_batch(gold, pred, n_labels)
-    expected = [f1_score(g, p, labels=range(n_labels), average="macro", zero_division=0) for g, p in zip(gold, pred)]
+    rows = list(zip(gold, pred, strict=True))
+    expected = [f1_score(g, p, labels=range(n_labels), average="macro", zero_division=0) for g, p in rows]
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(accuracy_batch(gold, pred), [accuracy_score(g, p) for g, p in zip(gold, pred)])
+    np.testing.assert_allclose(accuracy_batch(gold, pred), [accuracy_score(g, p) for g, p in rows])
     # broadcasting: one gold vector against (resamples, replicates, n) predictions
     stacked = pred.reshape(4, 10, 12)
     np.testing.assert_allclose(macro_f1_batch(gold[0], stacked, n_labels).ravel(),
@@ -382,7 +396,8 @@ def test_chance_is_the_stronger_of_guessing_by_training_shares_and_the_best_cons
     # a very unbalanced test set: the constant majority label wins
     skewed = np.array([0] * 95 + [1] * 5)
     constant = 2 * 0.95 / 1.95 / 2
-    assert chance_macro_f1(skewed, 2, [0.5, 0.5]) == pytest.approx(max(constant, (2 * .95 * .5 / 1.45 + 2 * .05 * .5 / .55) / 2))
+    guessing = (2 * .95 * .5 / 1.45 + 2 * .05 * .5 / .55) / 2
+    assert chance_macro_f1(skewed, 2, [0.5, 0.5]) == pytest.approx(max(constant, guessing))
     with pytest.raises(ValueError, match="label shares"):
         chance_macro_f1(balanced, 2, [0.5, 0.6])
 
@@ -393,7 +408,7 @@ def f1_score_rows(gold, rows, n_labels):
 
 def test_mean_over_tasks_is_a_t_interval_over_tasks_and_names_a_driving_task():
     """The issue's numbers: few - zero by task 0, 10, 28.1, -0.1, 0.4, 0.5 points gives [-5.4, 18.4]."""
-    values = dict(zip("abcdef", [0.0, 0.10, 0.281, -0.001, 0.004, 0.005]))
+    values = dict(zip("abcdef", [0.0, 0.10, 0.281, -0.001, 0.004, 0.005], strict=True))
     result = mean_over_tasks(values, confidence=0.95, min_tasks=3)
     assert result["value"] == pytest.approx(0.0648, abs=1e-4)
     assert result["low"] == pytest.approx(-0.054, abs=1e-3) and result["high"] == pytest.approx(0.184, abs=1e-3)

@@ -101,7 +101,7 @@ def test_task_new_writes_data_card_and_two_params_lines(project, capsys):
     changed = [line for line in after if line not in before]
     assert len(changed) == 2 and changed[0].startswith("tasks: [") and changed[0].endswith(", tickets]")
     assert changed[1].strip().startswith("tickets: {train_size:")
-    assert [line for line in before if line not in after] == [next(l for l in before if l.startswith("tasks:"))]
+    assert [line for line in before if line not in after] == [next(row for row in before if row.startswith("tasks:"))]
     params = load_params()
     assert params.tasks[-1] == "tickets"
     split = params.split["tickets"]
@@ -175,7 +175,8 @@ def test_task_check_reports_what_prepare_validation_and_training_do(project, cap
     assert "prepare drops   1 under 3 characters, 1 duplicates, 2 rows of texts with conflicting labels" in shown
     assert "25 over validate.max_chars (1000): kept and truncated for training" in shown
     # the default backend embeds with the frozen MiniLM, which reads 256 word pieces of a text
-    assert re.search(r"training +\d+ of \d+ texts \(\d+%\) are over the frozen encoder's window \(256 tokens\)", shown), shown
+    assert re.search(r"training +\d+ of \d+ texts \(\d+%\) are over the frozen encoder's window \(256 tokens\)",
+                     shown), shown
     assert re.search(r"near-copies +\d+ of 105 train texts share 50% or more of their 8-word sequences", shown)
     # the long tickets in the few-shot pool: how prompts will show them
     assert re.search(r"prompts +\d+ of \d+ few-shot pool texts are longer than \d+ words \(up to \d+\): prompts "
@@ -185,9 +186,9 @@ def test_task_check_reports_what_prepare_validation_and_training_do(project, cap
 def test_task_check_foresees_validation_failing_on_near_copies(project, capsys):
     """Templated texts that differ only in a number are near-copies of the test set: validation would
     quarantine most of them and fail; task check says so before any stage runs."""
-    rows = ["text,label"] + [f"The desktop sync tool closes without a word when I switch accounts (build {i}),crash"
-                             if i % 2 else f"The web dashboard takes almost a minute to respond when I sort (build {i}),slow"
-                             for i in range(200)]
+    crash = "The desktop sync tool closes without a word when I switch accounts (build {}),crash"
+    slow = "The web dashboard takes almost a minute to respond when I sort (build {}),slow"
+    rows = ["text,label"] + [(crash if i % 2 else slow).format(i) for i in range(200)]
     (project / "incoming/tickets.csv").write_text("\n".join(rows) + "\n")
     new_tickets()
     card = project / "cards/tickets.yaml"

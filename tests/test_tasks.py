@@ -52,7 +52,7 @@ def test_hub_task_fails_fast_with_the_fix_when_offline(project, monkeypatch):
     monkeypatch.setattr(fetch.socket, "create_connection", no_network)
     monkeypatch.setitem(sys.modules, "datasets", None)     # importing it would raise ImportError, not the line
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SynthclfError, match="not reachable.*offline task.*source.kind: file"):
+    with pytest.raises(SynthclfError, match=r"not reachable.*offline task.*source\.kind: file"):
         fetch.run("ag_news")
     assert not paths.raw_dir("ag_news").exists()
 
@@ -64,7 +64,7 @@ def test_hub_task_fails_fast_with_the_fix_when_offline(project, monkeypatch):
 
     monkeypatch.setattr(fetch.socket, "create_connection", unreachable)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    with pytest.raises(SynthclfError, match="not reachable.*offline task.*source.kind: file"):
+    with pytest.raises(SynthclfError, match=r"not reachable.*offline task.*source\.kind: file"):
         fetch.run("ag_news")
     assert attempts == [(("huggingface.co", 443), 5.0)]
     assert not paths.raw_dir("ag_news").exists()
@@ -119,7 +119,7 @@ def test_tampered_archive_is_refused(tmp_path, monkeypatch):
     tampered[-100] ^= 0xFF
     (cache / card.source.filename).write_bytes(bytes(tampered))
     monkeypatch.setenv("SYNTHCLF_ARCHIVES", str(cache))
-    with pytest.raises(SynthclfError, match="sha256 is .* the card pins"):
+    with pytest.raises(SynthclfError, match=r"sha256 is .* the card pins"):
         fetch.fetch_archive(card.source)
 
 
@@ -134,7 +134,8 @@ def test_a_users_own_csv_task(project, tmp_path, monkeypatch):
     for i in range(60):
         label = "urgent" if i % 3 == 0 else "routine"
         votes = json.dumps([label, label, "routine" if i % 2 else label]).replace('"', '""')
-        rows.append(f'"ticket {i}: {"server down now" if label == "urgent" else "please update my address"} #{i}",{label},"{votes}"')
+        text = "server down now" if label == "urgent" else "please update my address"
+        rows.append(f'"ticket {i}: {text} #{i}",{label},"{votes}"')
     (tmp_path / "data/external").mkdir(parents=True)
     (tmp_path / "data/external/tickets.csv").write_text("\n".join(rows) + "\n")
     (cards / "tickets.yaml").write_text(yaml.safe_dump({
@@ -160,7 +161,7 @@ def test_oversized_split_is_a_clear_error(project):
     params_yaml["split"]["sms_spam"]["train_size"] = 100_000
     (project / "params.yaml").write_text(yaml.safe_dump(params_yaml))
     fetch.run("sms_spam")
-    with pytest.raises(SynthclfError, match="only .* clean items exist; lower the sizes"):
+    with pytest.raises(SynthclfError, match=r"only .* clean items exist; lower the sizes"):
         prepare.run(load_params(), "sms_spam")
     assert not paths.prepared_split("sms_spam", "train").exists()
 
@@ -193,8 +194,8 @@ def use_only(project: Path, task: str, **split) -> None:
 
 def test_readme_example_card_works_verbatim(project, own_cards):
     (own_cards / "tickets.yaml").write_text(readme_card(), encoding="utf-8")
-    rows = ["text,label"] + [f"Ticket {i}: {'server down and nobody can work' if i % 3 == 0 else 'please change my address'}"
-                             f",{'urgent' if i % 3 == 0 else 'routine'}" for i in range(60)]
+    rows = ["text,label"] + [f"Ticket {i}: server down and nobody can work,urgent" if i % 3 == 0
+                             else f"Ticket {i}: please change my address,routine" for i in range(60)]
     (project / "data/external/tickets").mkdir(parents=True)
     (project / "data/external/tickets/tickets.csv").write_text("\n".join(rows) + "\n")
     use_only(project, "tickets")
@@ -253,7 +254,8 @@ def test_files_are_read_as_text_with_numeric_labels(project, own_cards, suffix):
 
 
 def test_declared_encoding_is_decoded_and_a_bom_ignored(project, own_cards):
-    text = "text,label\n" + "".join(f"Caf\u00e9 {i} r\u00e9ponse,{'urgent' if i % 3 == 0 else 'routine'}\n" for i in range(60))
+    text = "text,label\n" + "".join(f"Caf\u00e9 {i} r\u00e9ponse,{'urgent' if i % 3 == 0 else 'routine'}\n"
+                                    for i in range(60))
     (project / "data/external/tickets").mkdir(parents=True)
     (project / "data/external/tickets/latin.csv").write_bytes(text.encode("cp1252"))
     (project / "data/external/tickets/bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from synthclf.generation import cleaning
 from synthclf.tasks import prepare
-from synthclf.text.normalize import (ngram_index, ngram_keys, ngram_share, normalized, shingles, word_ngrams,
-                                     words)
+from synthclf.text.normalize import ngram_index, ngram_keys, ngram_share, normalized, shingles, word_ngrams, words
 from synthclf.validation import features
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -83,10 +82,12 @@ def test_fine_tuned_checkpoint_learns_and_loads_in_a_pipeline(project):
         curve = (paths.live_plots_dir("train", "sms_spam", "real") / f"metrics/curves/seed{seed}/loss.tsv").read_text()
         rows = [line.split("\t") for line in curve.splitlines()]
         assert rows[0] == ["step", "loss"] and [int(row[0]) for row in rows[1:]] == list(range(24))
-        rates = (paths.live_plots_dir("train", "sms_spam", "real") / f"metrics/curves/seed{seed}/learning_rate.tsv").read_text()
+        rates = (paths.live_plots_dir("train", "sms_spam", "real")
+                 / f"metrics/curves/seed{seed}/learning_rate.tsv").read_text()
         assert float(rates.splitlines()[-1].split("\t")[1]) == 0.0     # the linear schedule ends at zero
     # ... and the headline's confusion matrix: one (actual, predicted) pair per test item and seed
-    pairs = json.loads((paths.live_plots_dir("evaluate", "sms_spam", "real") / "sklearn/confusion_matrix.json").read_text())
+    plots = paths.live_plots_dir("evaluate", "sms_spam", "real")
+    pairs = json.loads((plots / "sklearn/confusion_matrix.json").read_text())
     gold = [row["label"] for row in predictions]
     assert [pair["actual"] for pair in pairs] == gold * 2
     assert [pair["predicted"] for pair in pairs] == [row["pred"][unit] for unit in ("real/r0", "real/r1")
@@ -200,7 +201,8 @@ def test_matched_real_units_are_fitted_once_across_settings(project, capsys):
     assert own and not any(second[name].get("cached") for name in own), second
     predicted = {source: read_jsonl(paths.predictions_file("sms_spam", source)) for source in ("few_shot", "zero_shot")}
     for name in real_units:
-        assert [row["pred"][name] for row in predicted["zero_shot"]] == [row["pred"][name] for row in predicted["few_shot"]]
+        zero_shot, few_shot = ([row["pred"][name] for row in predicted[source]] for source in ("zero_shot", "few_shot"))
+        assert zero_shot == few_shot
 
 
 @pytest.mark.parametrize("n_examples, steps", [

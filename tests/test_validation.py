@@ -17,11 +17,11 @@ import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthclf import paths  # noqa: E402
-from synthclf.config import Params  # noqa: E402
-from synthclf.errors import SynthclfError  # noqa: E402
-from synthclf.records import read_json, read_jsonl, write_jsonl  # noqa: E402
-from synthclf.validation import validate  # noqa: E402
+from synthclf import paths
+from synthclf.config import Params
+from synthclf.errors import SynthclfError
+from synthclf.records import read_json, read_jsonl, write_jsonl
+from synthclf.validation import validate
 
 TASK = "sms_spam"
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -422,7 +422,8 @@ def test_missing_contract_field_fails_schema(project):
         del row["source"]
     metrics, _ = failed_run(project, data, policy="quarantine")
     assert "schema" in metrics["failed"]
-    assert metrics["expectations"]["schema"]["observed"] and "source" not in metrics["expectations"]["schema"]["observed"]
+    observed = metrics["expectations"]["schema"]["observed"]
+    assert observed and "source" not in observed
 
 
 def test_empty_dataset_fails_with_a_clear_message(project):
@@ -450,7 +451,7 @@ def test_non_object_line_is_a_user_error(project):
 def test_params_reject_bad_artifact_regex_and_inverted_bounds():
     with pytest.raises(ValueError, match="not a valid regex"):
         validate.ValidationParams(artifact_patterns=["(unclosed"])
-    with pytest.raises(ValueError, match="below validate.min_chars"):
+    with pytest.raises(ValueError, match=r"below validate\.min_chars"):
         validate.ValidationParams(min_chars=50, max_chars=10)
 
 

@@ -144,7 +144,8 @@ def test_worth_text_of_censored_and_interpolated_exchange_rates():
     assert verdict.worth_text(above) == "10 synthetic ≥ 400 real per label (lower bound 120)"
     wide = {"value": 150.0, "low": 60.0, "high": 380.0, "censored": "=", "synthetic_size": 10, "interpolated": True,
             "bracket": [100, 400]}
-    assert verdict.worth_text(wide) == "10 synthetic ≈ 150 real per label [60, 380], interpolated between real 100 and 400"
+    assert verdict.worth_text(wide) == ("10 synthetic ≈ 150 real per label [60, 380], "
+                                        "interpolated between real 100 and 400")
     assert verdict.worth_text(None) is None and verdict.worth_text({"value": None}) is None
 
 

@@ -13,6 +13,7 @@ import pytest
 from synthclf import paths
 from synthclf.training import mix
 from synthclf.training.units import point_of, replicate_of, units_for
+
 from test_analysis_fixtures import make_params
 
 TASK = "sms_spam"
@@ -75,7 +76,7 @@ def test_every_mix_trains_its_real_part_alone(validated):
     mix.run(validated, TASK, source)
     points = by_point(units_for(validated, TASK, source))
     assert sorted(points) == ["few_shot+real100", "real100"]
-    for mixed, alone in zip(points[source], points["real100"]):
+    for mixed, alone in zip(points[source], points["real100"], strict=True):
         assert replicate_of(mixed.name) == replicate_of(alone.name) and mixed.seed == alone.seed
         real_part = [r for r in mixed.records if r["source"] == "real"]
         assert len(alone.records) == 100 and [r["id"] for r in alone.records] == [r["id"] for r in real_part]

@@ -17,10 +17,10 @@ from synthclf.interrupts import guarded
 if Path(sys.argv[0]).name == "synthclf":  # the console script: a signal during the imports below
     interrupts.hold_until_handled()      # is raised once the command starts, as one line
 
-import typer  # noqa: E402
+import typer
 
-from synthclf.config import DEFAULT_PARAMS, Params, load_params  # noqa: E402
-from synthclf.errors import SynthclfError  # noqa: E402
+from synthclf.config import DEFAULT_PARAMS, Params, load_params
+from synthclf.errors import SynthclfError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Synthetic text-classification data from LLMs: generate, validate, train, compare.")

@@ -119,8 +119,9 @@ def plain_words(error: dict) -> str:
 
 def error_key(error: dict) -> str:
     """The dotted key of an error, without the union tags pydantic adds to its location."""
+    in_source = bool(error["loc"]) and error["loc"][0] == "source"   # a model-level error has no location
     parts = [str(part) for part in error["loc"]
-             if not (isinstance(part, str) and part in ("package", "huggingface", "file") and error["loc"][0] == "source")]
+             if not (in_source and isinstance(part, str) and part in ("package", "huggingface", "file"))]
     key = ".".join(parts).replace("validate_", "validate")
     return key if key.isprintable() else repr(key)[1:-1]   # a key with a line break stays on the one line
 

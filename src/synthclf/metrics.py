@@ -48,7 +48,8 @@ class TrainMetrics(Strict):
     threads: int
     units: dict[str, UnitTraining]
     train_seconds: float
-    curves: dict[str, dict[str, float]] = {}   # DVCLive: last loss / learning rate per checkpoint
+    # DVCLive: last loss / learning rate per checkpoint (a pydantic field: each instance gets its own copy)
+    curves: dict[str, dict[str, float]] = {}  # noqa: RUF012
     step: int | None = None                      # DVCLive: the last step logged
 
 

@@ -71,7 +71,7 @@ class Estimate:
         """True when the interval excludes `null`; never for an undefined (NaN) interval."""
         return bool(self.low > null or self.high < null)
 
-    def within(self, lowest: float, highest: float) -> "Estimate":
+    def within(self, lowest: float, highest: float) -> Estimate:
         """The interval cut to the values the statistic can take (a score lies in [0, 1]).
 
         With few replicates the t quantile is large (12.7 for 2 replicates) and value +- t*se can
@@ -618,7 +618,7 @@ def correlation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int
     """
     if len(x) != len(y):
         raise ValueError(f"correlation needs one x and one y per task, got {len(x)} and {len(y)} values")
-    pairs = [(float(a), float(b)) for a, b in zip(x, y)
+    pairs = [(float(a), float(b)) for a, b in zip(x, y, strict=True)
              if a is not None and b is not None and math.isfinite(float(a)) and math.isfinite(float(b))]
     n = len(pairs)
     exact = n >= 1 and math.factorial(n) <= n_resamples
@@ -632,7 +632,8 @@ def correlation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int
 
     def rho(ranks, axis=-1):
         centred = ranks - ranks.mean(axis=axis, keepdims=True)
-        return np.sum(centred * centred_y, axis=axis) / np.sqrt(np.sum(centred ** 2, axis=axis) * np.sum(centred_y ** 2))
+        spread = np.sqrt(np.sum(centred ** 2, axis=axis) * np.sum(centred_y ** 2))
+        return np.sum(centred * centred_y, axis=axis) / spread
 
     result = stats.permutation_test((ranks_x,), rho, permutation_type="pairings", n_resamples=n_resamples,
                                     alternative="two-sided", vectorized=True, axis=-1,

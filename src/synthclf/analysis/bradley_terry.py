@@ -71,7 +71,8 @@ def _parse_row(path: Path, line: int, row: dict) -> Comparison:
     if empty:
         raise SynthclfError(f"{path}:{line}: empty {', '.join(empty)}; every row needs {','.join(REQUIRED_COLUMNS)}")
     if values["task_a"] == values["task_b"]:
-        raise SynthclfError(f"{path}:{line}: task_a and task_b are both {values['task_a']!r}; compare two different tasks")
+        raise SynthclfError(f"{path}:{line}: task_a and task_b are both {values['task_a']!r}; "
+                            "compare two different tasks")
     if values["winner"] not in (values["task_a"], values["task_b"]):
         raise SynthclfError(f"{path}:{line}: winner {values['winner']!r} is neither task_a {values['task_a']!r} "
                             f"nor task_b {values['task_b']!r}; the winner must be one of the two tasks")
@@ -91,7 +92,7 @@ def fit_strengths(comparisons: list[Comparison], prior: float = 1.0, max_iter: i
         games[c.task_b][c.task_a] += 1
     strength = {task: 1.0 for task in tasks}
     converged, iteration = False, 0
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(1, max_iter + 1):  # noqa: B007 - returned below: the iterations it took
         updated = {}
         for task in tasks:
             denominator = sum(n / (strength[task] + strength[other]) for other, n in games[task].items())

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+matplotlib.use("Agg")  # the backend must be chosen before pyplot is imported
+import matplotlib.pyplot as plt
 
-from synthclf import scoring  # noqa: E402
-from synthclf.analysis.analyze import gap_key, gap_sources  # noqa: E402
-from synthclf.config import Params  # noqa: E402
-from synthclf.records import atomic_write  # noqa: E402
+from synthclf import scoring
+from synthclf.analysis.analyze import gap_key, gap_sources
+from synthclf.config import Params
+from synthclf.records import atomic_write
 
 PNG_METADATA = {"Software": None}
 DPI = 110

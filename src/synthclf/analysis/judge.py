@@ -108,7 +108,8 @@ def pool_examples(task: str, count: int) -> list[tuple[str, str]]:
     by_label: dict[str, list[str]] = {}
     for record in read_jsonl(path):
         by_label.setdefault(record["label"], []).append(record["text"])
-    turns = itertools.chain.from_iterable(itertools.zip_longest(*([(t, l) for t in texts] for l, texts in by_label.items())))
+    columns = ([(text, label) for text in texts] for label, texts in by_label.items())
+    turns = itertools.chain.from_iterable(itertools.zip_longest(*columns))   # one of each label in turn
     return [pair for pair in turns if pair is not None][:count]
 
 
@@ -132,13 +133,15 @@ def question_text(card_a: TaskCard, card_b: TaskCard, examples: int) -> str:
 
 
 def chat_messages(judge: Judge, text: str) -> list[dict]:
-    return [{"role": "system", "content": f"You are {judge.persona}. You judge how objective text-classification tasks are."},
+    system = f"You are {judge.persona}. You judge how objective text-classification tasks are."
+    return [{"role": "system", "content": system},
             {"role": "user", "content": text + " Answer with one letter: A or B."}]
 
 
 def completion_prompt(judge: Judge, text: str) -> str:
     """Small local models continue a pattern better than they follow an instruction."""
-    return f"The following judgment was written by {judge.persona}.\n\n{text}\n\nAnswer: The more objective task is Task"
+    return (f"The following judgment was written by {judge.persona}.\n\n{text}\n\n"
+            "Answer: The more objective task is Task")
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -146,7 +149,8 @@ def completion_prompt(judge: Judge, text: str) -> str:
 # words that may follow a leading "A" when it names the task ("A is more objective"), not an article
 AFTER_CHOICE = r"(?:is|was|because|since|seems|appears|as)\b"
 NO_CHOICE = re.compile(r"^\W*\(?[AB]\)?\s+(?:or|and|nor)\s+\(?[AB](?![\w'])")
-MORE_OBJECTIVE = re.compile(r"(?<![\w'])([AB])\*{0,2}\)?\s+(?:is|seems|appears)\s+(?:the\s+|much\s+|clearly\s+)?more\s+objective")
+MORE_OBJECTIVE = re.compile(r"(?<![\w'])([AB])\*{0,2}\)?\s+(?:is|seems|appears)\s+"
+                            r"(?:the\s+|much\s+|clearly\s+)?more\s+objective")
 LEADING = re.compile(rf"^\W*\(?([AB])(?![\w'])(?!\s+(?!{AFTER_CHOICE})[a-z])")
 EXPLICIT = re.compile(r"(?i:\b(?:task|option|answer|choice))\s*(?:(?i:is)\s*)?:?\s*\(?\*{0,2}([AB])(?![\w'])")
 ARTICLE = re.compile(rf"(?<![\w'])A\s+(?!{AFTER_CHOICE})[a-z]")

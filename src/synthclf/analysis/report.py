@@ -573,7 +573,8 @@ def bradley_terry_section(summary: dict) -> Section | None:
         "level 1 = most objective. "
         f"Agreement with the task cards' levels: Spearman ρ = {number(agreement.get('spearman'), 2)} "
         f"(permutation p = {p_value(agreement.get('p'))}) over {agreement.get('n', 0)} tasks."]
-    panel = read_optional(paths.judge_metrics_file(), JudgeStats) if Path(bt["file"]) == paths.judgments_file() else None
+    from_panel = Path(bt["file"]) == paths.judgments_file()
+    panel = read_optional(paths.judge_metrics_file(), JudgeStats) if from_panel else None
     if panel:
         blocks.append(f"LLM panel: {panel.get('questions')} questions, {panel.get('unparsed')} without a usable "
                       "answer; share of answers picking the first-listed task: "

@@ -74,8 +74,9 @@ def decide(block: dict, settings: list[str], mixes: list[tuple[str, int]], thres
         if ruled_out:
             continue
         if within_state == "open":
+            settles = settle(within, thresholds.within_points / 100)
             open_questions.append(f"{source}'s gap to real {_interval_points(within)} straddles "
-                                  f"{thresholds.within_points:g} point(s) ({settle(within, thresholds.within_points / 100)})")
+                                  f"{thresholds.within_points:g} point(s) ({settles})")
         if gain_state == "open":
             open_questions.append(f"{source} minus its {real} real alone {_interval_points(gain)} straddles 0 "
                                   f"({settle(gain, 0.0)})")
@@ -151,7 +152,8 @@ def worth_text(exchange: dict | None) -> str | None:
     if not isinstance(exchange, dict) or exchange.get("value") is None:
         return None
     censored = exchange.get("censored", "=")
-    text = f"{exchange['synthetic_size']} synthetic {SIGNS.get(censored, '≈')} {_count(exchange['value'])} real per label"
+    text = (f"{exchange['synthetic_size']} synthetic {SIGNS.get(censored, '≈')} "
+            f"{_count(exchange['value'])} real per label")
     if censored == "<=" and exchange.get("high") is not None:
         text += f" (upper bound {_count(exchange['high'])})"
     elif censored == ">=" and exchange.get("low") is not None:

@@ -3,8 +3,8 @@
 Per label, calls 0, 1, 2, ... are launched in order, at most as many outstanding as examples are
 still needed (so a finished label costs no extra calls), and their texts judged strictly in call
 and list order (a completion-style call returns `texts_per_call` texts, sample indices
-call * texts_per_call + position). Which texts are kept therefore never depends on which call happened to finish first: a
-rerun over the cache gives byte-identical output. All labels run at once over one shared
+call * texts_per_call + position). Which texts are kept therefore never depends on which call
+happened to finish first: a rerun over the cache gives byte-identical output. All labels run at once over one shared
 concurrency limit; the semaphore is first-come-first-served, so the calls of one label mostly run
 together, which lets llama.cpp reuse the shared prompt prefix.
 

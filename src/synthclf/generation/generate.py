@@ -56,7 +56,8 @@ def pool_by_label(task: str, card: TaskCard, gen: GenerationParams, setting: str
 
 def pool_texts(task: str) -> list[str]:
     """The few-shot pool's texts (both settings depend on the pool): what tokens per word is estimated on."""
-    return [record["text"] for record in read_jsonl(paths.prepared_split(task, "pool")) if isinstance(record.get("text"), str)]
+    pool = read_jsonl(paths.prepared_split(task, "pool"))
+    return [record["text"] for record in pool if isinstance(record.get("text"), str)]
 
 
 def context_window(llm: LLMParams) -> int | None:
@@ -165,7 +166,8 @@ def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | N
         "backend": backend_name(llm), "prompt_style": prompt_style(llm),
         "prompt_id": prompt_id, "per_class": gen.per_class, "replicates": len(outcomes or []),
         "kept_per_replicate": [sum(len(samples) for samples in outcome.kept.values()) for outcome in outcomes or []],
-        "labels": {label: {"kept": tally.kept, "attempts": tally.attempts, "rejected": dict(sorted(tally.rejected.items()))}
+        "labels": {label: {"kept": tally.kept, "attempts": tally.attempts,
+                           "rejected": dict(sorted(tally.rejected.items()))}
                    for label, tally in accounting.labels.items()},
         "kept": kept_total, "attempts": attempts,
         "complete": bool(outcomes) and all(len(samples) >= gen.per_class

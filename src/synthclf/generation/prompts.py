@@ -32,7 +32,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +80,7 @@ class Prompt:
         return {"prompt": self.text}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(setting: str, style: Style) -> Template:
     path = TEMPLATES_DIR / f"{setting}.{style}.yaml"
     if not path.exists():

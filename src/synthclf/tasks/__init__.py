@@ -13,7 +13,6 @@ from synthclf.paths import CARDS_DIR, available_tasks, cards_dir  # noqa: F401 (
 from synthclf.schema import Strict
 
 
-
 class Subjectivity(Strict):
     level: int = Field(ge=1, le=5, description="1 = most objective, 5 = most subjective")
     basis: str = Field(min_length=10, description="why this level: the study's ranking, rater agreement, ...")

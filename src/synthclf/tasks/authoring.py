@@ -81,7 +81,8 @@ def plan_split(clean: int, n_labels: int, per_class: int) -> dict[str, int]:
 
 def yaml_scalar(value: Any) -> str:
     """One YAML scalar as it must be written (quoted where YAML would read it as something else)."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True).strip().removesuffix("...").strip()
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
+    return dumped.strip().removesuffix("...").strip()
 
 
 def word_limit(texts: list[str], generate_max_words: int) -> int:
@@ -93,7 +94,8 @@ def word_limit(texts: list[str], generate_max_words: int) -> int:
 
 def card_text(name: str, counts: Counter, source: dict[str, str], max_words: int) -> str:
     # Block style, like every free-text field: a description may hold commas and colons unquoted.
-    label_lines = "\n".join(f"  {yaml_scalar(label)}: >-   # {count} rows\n    TODO one line on what makes a text {label}"
+    label_lines = "\n".join(f"  {yaml_scalar(label)}: >-   # {count} rows\n"
+                            f"    TODO one line on what makes a text {label}"
                             for label, count in counts.most_common())
     source_lines = "\n".join(f"  {key}: {yaml_scalar(value)}" for key, value in source.items())
     return f"""# Task card for `{name}`, written by `synthclf task new`. Replace every TODO (the pipeline refuses

@@ -92,7 +92,7 @@ def _archive_files(archive: Path):
     if archive.name.endswith((".whl", ".zip")):
         zf = zipfile.ZipFile(archive)
         return [(name, lambda name=name: zf.read(name)) for name in zf.namelist() if not name.endswith("/")]
-    tf = tarfile.open(archive)
+    tf = tarfile.open(archive)  # noqa: SIM115 - stays open: the returned functions read from it
     return [(info.name, lambda info=info: tf.extractfile(info).read()) for info in tf.getmembers() if info.isfile()]
 
 

@@ -124,7 +124,7 @@ def _delimited_rows(path: Path, text: str, delimiter: str) -> tuple[list[Row], l
             if len(record) != len(header):
                 raise SynthclfError(f"{path}: line {start} has {len(record)} fields, the header has {len(header)}; "
                                     "quote texts that contain the delimiter or a line break")
-            rows.append(Row(f"line {start}", dict(zip(header, record))))
+            rows.append(Row(f"line {start}", dict(zip(header, record, strict=True))))
     except csv.Error as exc:
         raise SynthclfError(f"{path}: line {reader.line_num}: {exc}; check the quoting there") from None
     return rows, header

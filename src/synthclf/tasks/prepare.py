@@ -106,13 +106,13 @@ def stratified_split(records: list[dict], split: SplitParams, labels: list[str],
     if needed > len(records):
         raise SynthclfError(f"split: train_size + test_size = {needed} but only {len(records)} clean items "
                             "exist; lower the sizes in params.yaml")
-    test_counts = allocate(split.test_size, shares, {l: available[l] for l in present})
-    remaining = {l: available[l] - test_counts[l] for l in present}
+    test_counts = allocate(split.test_size, shares, {label: available[label] for label in present})
+    remaining = {label: available[label] - test_counts[label] for label in present}
     train_counts = allocate(split.train_size, shares, remaining)
     test, train = stratified_draws(records, [test_counts, train_counts], rng)
     rng.shuffle(test)
     rng.shuffle(train)
-    pool_counts = allocate(min(split.pool_size, len(train)), {l: 1 / len(present) for l in present},
+    pool_counts = allocate(min(split.pool_size, len(train)), {label: 1 / len(present) for label in present},
                            Counter(r["label"] for r in train))
     (pool,) = stratified_draws(train, [pool_counts], rng=None)   # the first of each label in train
     return train, test, pool

@@ -102,7 +102,8 @@ def _read_vader(raw_dir: Path, stem: str) -> Iterator[Item]:
         parts = line.split("\t")
         if len(parts) >= 3 and parts[0] != "id":
             texts[parts[0]] = (float(parts[1]), "\t".join(parts[2:]))
-    for line in _member(raw_dir, f"{stem}_anonDataRatings.txt").read_text(encoding="utf-8", errors="replace").splitlines():
+    ratings = _member(raw_dir, f"{stem}_anonDataRatings.txt").read_text(encoding="utf-8", errors="replace")
+    for line in ratings.splitlines():
         parts = line.split("\t")
         if len(parts) < 4 or parts[0] not in texts:
             continue

@@ -126,7 +126,8 @@ def chamfer(embeddings: np.ndarray, *, distance: Distance = "cosine", block: int
     return pairwise_summary(embeddings, distance=distance, block=block).chamfer
 
 
-def nearest_neighbours(queries: np.ndarray, reference: np.ndarray, *, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(queries: np.ndarray, reference: np.ndarray, *,
+                       block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """For each query row, the highest cosine similarity to any reference row and that row's index.
 
     With an empty reference every similarity is -inf and every index -1.

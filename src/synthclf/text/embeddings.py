@@ -5,9 +5,9 @@ product is a cosine similarity. Each text is embedded once per encoder, ever:
 
 - on disk: `<cache>/embeddings/vectors.sqlite`, one row per (encoder, text), keyed by the sha256 of
   the encoder's id and the text, where <cache> is `paths.cache_root()`: $SYNTHCLF_CACHE_DIR or
-  `.synthclf_cache` in the original repository (queued experiments share it). Validation embeds the real, test and synthetic texts; the frozen-encoder
-  classifier (training/backends/frozen.py) then finds every one of them there, so its 200-odd
-  training units of a run load no model at all;
+  `.synthclf_cache` in the original repository (queued experiments share it). Validation embeds
+  the real, test and synthetic texts; the frozen-encoder classifier (training/backends/frozen.py)
+  then finds every one of them there, so its 200-odd training units of a run load no model at all;
 - in process: every text embedded in this process is remembered.
 
 SQLite in WAL mode lets parallel stages (`dvc repro -j 2`, queued experiments) share the store.
@@ -21,7 +21,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def cache_dir() -> Path:
     return cache_root() / "embeddings"
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_id(encoder: str = DEFAULT_ENCODER) -> str:
     """Names the encoder and its package version, so a new model never reuses old vectors."""
     name = encoder.removeprefix(BUNDLED_PREFIX)
@@ -154,8 +154,8 @@ def embed_texts(texts: Sequence[str], *, encoder: str = DEFAULT_ENCODER, batch_s
             _seen_vectors[(model, text)] = vector
         if use_cache:
             with open_store() as store, store:
-                store.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                  [(text_key(model, text), vector.tobytes()) for text, vector in zip(unique, vectors)])
+                rows = [(text_key(model, text), vector.tobytes()) for text, vector in zip(unique, vectors, strict=True)]
+                store.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
     if not texts:
         return np.zeros((0, DIMENSION if encoder == DEFAULT_ENCODER else dimension(encoder)), np.float32)
     return np.stack([_seen_vectors[(model, text)] for text in texts])

@@ -94,7 +94,7 @@ def score_source(rows: list[dict], label_names: list[str], headline: str, confid
         per_point[point] = _rounded(block)
     top = per_point[headline]
     return {
-        "headline": headline, "n_test": int(len(gold)), "replicates": top["replicates"],
+        "headline": headline, "n_test": len(gold), "replicates": top["replicates"],
         **{key: top[key] for metric in scoring.METRICS for key in scoring.score_keys(metric)},
         scoring.chance_key(): round(stats.chance(scoring.HEADLINE, gold, len(label_names)), 6),
         "points": per_point,
@@ -149,7 +149,7 @@ def log_evaluation(metrics: EvaluateMetrics, gold: list[str], predictions: list[
     appears once per replicate. Written to temporary folders that replace the two at once."""
     with atomic_directory(folder) as staging, atomic_directory(plots) as plots_staging:
         live = open_live(staging, plots_staging)
-        live.log_sklearn_plot("confusion_matrix", gold * len(predictions), [label for pred in predictions for label in pred],
-                              name="confusion_matrix.json")
+        predicted = [label for pred in predictions for label in pred]
+        live.log_sklearn_plot("confusion_matrix", gold * len(predictions), predicted, name="confusion_matrix.json")
         live.summary.update(metrics.model_dump(mode="json", exclude_unset=True))
         live.make_summary()

@@ -74,7 +74,8 @@ def add_duplicate_columns(frame: pd.DataFrame) -> None:
         if "replicate" in frame.columns:
             # Replicates are independent samples of the generator: the same text in two of them
             # is a coincidence of sampling, not a duplicate within one training set.
-            keys = [None if key is None else (replicate, key) for replicate, key in zip(frame["replicate"], keys)]
+            keys = [None if key is None else (replicate, key)
+                    for replicate, key in zip(frame["replicate"], keys, strict=True)]
         frame["_repeats_earlier_text"] = pd.Series(repeats_earlier(keys), dtype="object")
     if "id" in frame.columns:
         frame["_repeats_earlier_id"] = pd.Series(repeats_earlier([_hashable_or_none(v) for v in frame["id"]]),

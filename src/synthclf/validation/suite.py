@@ -26,16 +26,16 @@ from synthclf.settings.validate import ValidationParams
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home, before GX is imported
 
-import great_expectations as gx  # noqa: E402
-from great_expectations import expectations as gxe  # noqa: E402
-from great_expectations.data_context.types.base import (  # noqa: E402
+import great_expectations as gx
+from great_expectations import expectations as gxe
+from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
 
-from synthclf.validation import expectations as custom  # noqa: E402
-from synthclf.validation.features import RECORD_COLUMNS  # noqa: E402
+from synthclf.validation import expectations as custom
+from synthclf.validation.features import RECORD_COLUMNS
 
 Level = Literal["row", "dataset"]
 DOCS_SITE = "synthclf"
@@ -104,7 +104,8 @@ def row_checks(settings: ValidationParams, labels: Sequence[str], task: str, sou
         _row("text_not_blank", gxe.ExpectColumnValuesToNotMatchRegex(
             column="text", regex=r"^\s*$", description="text is not empty or only whitespace")),
         text_length_check(settings, synthetic),
-        _row("label_not_null", gxe.ExpectColumnValuesToNotBeNull(column="label", description="Every record has a label")),
+        _row("label_not_null",
+             gxe.ExpectColumnValuesToNotBeNull(column="label", description="Every record has a label")),
         _row("label_in_set", gxe.ExpectColumnValuesToBeInSet(
             column="label", value_set=list(labels), description=f"label is one of the task's labels {list(labels)}")),
         _row("task_matches", gxe.ExpectColumnValuesToBeInSet(

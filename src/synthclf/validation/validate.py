@@ -18,7 +18,8 @@ Policy (params `validate.policy`): under `fail` any failed expectation fails the
 run still writes the report outputs above, so the user can inspect what went wrong (as GX
 checkpoints and dbt tests do), but it removes any validated file left from an earlier run, so
 `train` can never read data that the current rules reject; the stage then exits with code 2.
-Every file is written atomically; the docs directory is built in a temporary sibling and renamed (records.atomic_directory).
+Every file is written atomically; the docs directory is built in a temporary sibling and renamed
+(records.atomic_directory).
 """
 
 from __future__ import annotations
@@ -34,16 +35,16 @@ from typing import Any
 import pandas as pd
 
 from synthclf import paths
-from synthclf.text.diversity import diversity_measures, size_matched_reference
-from synthclf.text.embeddings import embed_texts
 from synthclf.config import Params
 from synthclf.errors import SynthclfError
 from synthclf.metrics import DIVERSITY_KEYS, ValidateSummary, write_metrics
 from synthclf.records import atomic_directory, read_jsonl, write_jsonl
+from synthclf.settings.validate import ValidationParams
 from synthclf.tasks import load_card
+from synthclf.text.diversity import diversity_measures, size_matched_reference
+from synthclf.text.embeddings import embed_texts
 from synthclf.validation.datacard import write_data_card
 from synthclf.validation.features import RECORD_COLUMNS, validation_frame
-from synthclf.settings.validate import ValidationParams
 from synthclf.validation.suite import Outcome, SuiteRunner, dataset_checks, row_checks
 
 REFERENCE_DRAWS = 3
@@ -133,7 +134,8 @@ def real_reference(real_texts: list[str], size: int, settings: ValidationParams)
         raise SynthclfError("the real training set has fewer than two texts; the diversity reference needs it "
                             "(run `synthclf prepare` first)")
     measured = size_matched_reference(real_texts, embed_texts(real_texts), max(size, 2), draws=REFERENCE_DRAWS,
-                                      seed=settings.reference_seed, distance=settings.distance, k=settings.similarity_top_k)
+                                      seed=settings.reference_seed, distance=settings.distance,
+                                      k=settings.similarity_top_k)
     return {key: _finite(value) for key, value in measured.items()}
 
 

@@ -49,8 +49,8 @@ class FrozenHead:
         folder.mkdir(parents=True, exist_ok=True)
         save_file({"coef": np.ascontiguousarray(self.coef, dtype=np.float32),
                    "intercept": np.ascontiguousarray(self.intercept, dtype=np.float32)}, str(folder / WEIGHTS))
-        config = {"backend": FrozenLogreg.name, "encoder": self.encoder, "embedding_id": embeddings.model_id(self.encoder),
-                  "label_names": self.label_names}
+        config = {"backend": FrozenLogreg.name, "encoder": self.encoder,
+                  "embedding_id": embeddings.model_id(self.encoder), "label_names": self.label_names}
         (folder / CHECKPOINT).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 

@@ -68,7 +68,7 @@ def load_classifier(encoder: str, label_names: list[str]):
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(
             source, num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)), label2id={l: i for i, l in enumerate(label_names)})
+            id2label=dict(enumerate(label_names)), label2id={label: i for i, label in enumerate(label_names)})
     except OSError as exc:
         raise SynthclfError(f"train.encoder {encoder!r} could not be loaded ({str(exc).splitlines()[0]}); "
                             "hub ids need the Hugging Face hub — use bundled:all-MiniLM-L6-v2 offline") from exc
@@ -149,7 +149,8 @@ def fit_transformer(texts, labels, label_names, train: TrainParams, seed: int, d
                               "device": device}
 
 
-def train_transformer(texts, labels, label_names, train: TrainParams, seed: int, out: Path, desc: str = "train") -> dict:
+def train_transformer(texts, labels, label_names, train: TrainParams, seed: int, out: Path,
+                      desc: str = "train") -> dict:
     """Fine-tune and save a `save_pretrained` checkpoint to `out`; returns the training stats."""
     model, tokenizer, stats = fit_transformer(texts, labels, label_names, train, seed, desc)
     model.save_pretrained(out)
@@ -173,7 +174,7 @@ def predict_texts(model, tokenizer, texts: list[str], max_length: int, batch_siz
                               max_length=max_length, return_tensors="pt").to(device)
             with autocast(device):
                 logits = model(**batch).logits
-            for i, label_id in zip(chunk, logits.argmax(dim=-1).tolist()):
+            for i, label_id in zip(chunk, logits.argmax(dim=-1).tolist(), strict=True):
                 labels[i] = model.config.id2label[label_id]
     return labels
 
