@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from import_graph import PACKAGE
 
 TESTS = Path(__file__).resolve().parent
@@ -148,10 +149,6 @@ def test_registered_functions_match_the_statistics():
 # --- nobody else spells a metric -----------------------------------------------------------------
 
 REGISTRY = PACKAGE / "scoring.py"
-# Modules still to follow the registry, each with why (a test that fails until they do would block others).
-TO_FOLLOW = {
-    PACKAGE / "analysis" / "experiments.py": "issue 25 item 6, written alongside: its column names by metric",
-}
 KEY = re.compile(r"[\w.@+]*(macro_f1|accuracy)[\w.@+]*")
 # Not a test-set score: a linear head's fit on its own training data (sklearn's `score`), logged while training.
 TRAINING_DIAGNOSTICS = {"train_accuracy"}
@@ -170,8 +167,7 @@ def metric_keys_in(path: Path) -> list[str]:
 
 
 def test_no_module_but_the_registry_names_a_metric():
-    found = [hit for path in sorted(PACKAGE.rglob("*.py")) if path != REGISTRY and path not in TO_FOLLOW
-             for hit in metric_keys_in(path)]
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) if path != REGISTRY for hit in metric_keys_in(path)]
     assert not found, f"metric keys spelled outside scoring.py (read scoring.METRICS / HEADLINE instead): {found}"
 
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthclf import scoring
 from synthclf.errors import SynthclfError
 
 SUMMARY = "metrics/summary.json"
 PARAMS = "params.yaml"
-METRIC_NAMES = {"macro_f1": "Macro-F1", "accuracy": "Accuracy"}
 
 
 # --- reading a summary ----------------------------------------------------------------------------
@@ -65,13 +65,14 @@ class TaskView:
 
 
 def headline_metric(summary: dict) -> str:
-    """The metric the run's gaps and verdicts use (compare.gap_metric), Macro-F1 by default."""
-    return summary.get("gap_metric") or "macro_f1"
+    """The metric the run's gaps and verdicts use (compare.gap_metric), the registry's headline by default."""
+    return summary.get("gap_metric") or scoring.HEADLINE
 
 
 def metric_name(summary: dict) -> str:
+    """As a heading writes it ("Macro-F1"); a metric the registry does not know, by its key."""
     metric = headline_metric(summary)
-    return METRIC_NAMES.get(metric, metric)
+    return scoring.METRICS[metric].title if metric in scoring.METRICS else metric
 
 
 def task_views(summary: dict) -> dict[str, TaskView]:
