@@ -1,7 +1,8 @@
-"""A team's long texts in few-shot prompts: every shown example is cut to the card's length limit at a
-word boundary, and further until the prompt and its completion budget fit the endpoint's context; a
-prompt that cannot fit is never sent. Unit tests of the budget, then e-mail-length pools (thousands of
-characters, one of ~100,000) through the real bundled server and its context."""
+"""A team's long texts in few-shot prompts: every shown example over the card's length limit is cut
+inside it (two thirds of it) at a word boundary, and further until the prompt and its completion
+budget fit the endpoint's context; a prompt that cannot fit is never sent. Unit tests of the
+budget, then e-mail-length pools (thousands of characters, one of ~100,000) through the real
+bundled server and its context."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from synthclf import paths
 from synthclf.config import load_params
 from synthclf.errors import SynthclfError
 from synthclf.generation import generate
-from synthclf.generation.prompts import PromptBuilder, cut_words, estimated_tokens, tokens_per_text
+from synthclf.generation.prompts import PromptBuilder, cut_length, cut_words, estimated_tokens, tokens_per_text
 from synthclf.records import read_json, read_jsonl
 
 from conftest_generation import POOL
@@ -51,10 +52,17 @@ def test_cut_words_keeps_whole_words():
     assert cut_words("one two", 3) == ("one two", False)
 
 
-def test_examples_are_cut_to_the_length_limit_and_counted():
+def test_examples_over_the_length_limit_are_cut_inside_it_and_counted():
+    """An example over max_words (60) is cut to two thirds of it (40), so the longest text the prompt
+    shows sits inside the limit it states; one within the limit is shown whole."""
     prompt = builder(context_tokens=None).build("spam", 0)
-    assert prompt.examples_cut == 4 and all(len(example.split()) == 60 for example in prompt.examples)
+    assert cut_length(60) == 40
+    assert prompt.examples_cut == 4 and all(len(example.split()) == 40 for example in prompt.examples)
     assert builder(context_tokens=None, max_words=10_000).build("spam", 0).examples_cut == 0
+    short = {"ham": ["one two three four five six seven eight nine ten eleven twelve"] * 4, "spam": ["buy now"] * 4}
+    whole = builder(context_tokens=None, max_words=12, pool_by_label=short).build("ham", 0)
+    assert whole.examples_cut == 0 and all(len(example.split()) == 12 for example in whole.examples)
+    assert cut_length(9) == 8   # never below the shortest example that still shows a style
 
 
 @pytest.mark.parametrize("context", [2048, 700])
@@ -64,7 +72,7 @@ def test_the_prompt_and_its_completion_budget_fit_the_context(context):
         prompt = few.build("spam", index)
         assert estimated_tokens(prompt.text) + prompt.max_tokens <= context
     cut = max(len(example.split()) for example in few.build("ham", 0).examples)
-    assert cut == 60 if context == 2048 else 8 <= cut < 60   # cut further only where needed
+    assert cut == 40 if context == 2048 else 8 <= cut < 40   # cut further only where needed
 
 
 def test_a_prompt_that_cannot_fit_is_refused_with_the_fix():
