@@ -156,6 +156,15 @@ def test_settle_scales_test_items_and_replicates_by_the_squared_ratio():
     assert "no sample size" in verdict.settle(estimate(0.9, 0.8, 1.0), 0.9)
 
 
+def test_settle_names_no_sample_size_beyond_a_hundredfold():
+    """A mix 1.0005 points from its 1-point threshold with se 3.5 points (a fine-tuned trec run): the
+    squared ratio is about 47,000, and millions of test items are no advice."""
+    text = verdict.settle(estimate(0.010005, -0.059, 0.079, se=0.035, n_items=500, n_replicates=3), 0.01)
+    assert "more than 100x the evidence" in text and "test items" not in text
+    assert verdict.settle(estimate(0.03, -0.01, 0.07, se=0.02, n_items=500, n_replicates=3), 0.01).startswith(
+        "about 3.8x")   # (1.96 * 0.02 / 0.02)^2
+
+
 def test_macro_f1_and_accuracy_disagreements_are_noted():
     """trec's mix in the committed run: Macro-F1 -2.6 points vs real (not shown), accuracy -9.4 [-13.0, -5.7]."""
     task_block = block(gap=estimate(0.026, -0.067, 0.119), gain=estimate(0.1, 0.05, 0.15))

@@ -121,6 +121,9 @@ def _state(estimate: dict, threshold: float, *, above: bool, strict: bool = Fals
     return "ruled out" if low > threshold else "open"
 
 
+MAX_SETTLE_FACTOR = 100.0   # beyond this much more evidence, a sample size is not worth naming
+
+
 def settle(estimate: dict, threshold: float, confidence: float = 0.95) -> str:
     """About how much more evidence would move the interval off the threshold, if the estimate stayed
     where it is: z * se must shrink to the distance from the estimate to the threshold; a standard
@@ -137,6 +140,9 @@ def settle(estimate: dict, threshold: float, confidence: float = 0.95) -> str:
     else:
         half_width = (value - low) if value > threshold else (high - value)
     factor = max(1.0, (half_width / distance) ** 2)
+    if factor > MAX_SETTLE_FACTOR:   # millions of test items is no advice: the estimate is on the threshold
+        return (f"the estimate sits within {distance * 100:.2g} points of the threshold: more than "
+                f"{MAX_SETTLE_FACTOR:g}x the evidence would be needed to settle it")
     items, replicates = estimate.get("n_items"), estimate.get("n_replicates")
     need = []
     if items:
