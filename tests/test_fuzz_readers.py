@@ -489,6 +489,9 @@ DATA_REGRESSIONS = [
      {"text_column": "text", "label_column": "label"}, ["urgent", "routine"]),
     ("tickets.parquet", parquet_of(text=[b"\xff\xfe", b"ok"], label=["urgent", "routine"]),
      {"text_column": "text", "label_column": "label"}, ["urgent", "routine"]),
+    # a string column whose bytes are not UTF-8 (found by the slow run): pyarrow's to_pylist raised
+    ("tickets.parquet", (Path(__file__).parent / "fuzz_regressions" / "string_column_not_utf8.parquet").read_bytes(),
+     {"text_column": "text", "label_column": "label"}, ["urgent", "routine"]),
 ]
 test_data_file_loads_or_is_one_error, test_data_file_loads_or_is_one_error_many = quick_and_many(
     check_data_file, data_file(), DATA_REGRESSIONS, many=MANY["data"])

@@ -178,6 +178,18 @@ def _as_text(value: Any) -> Any:
     return json.dumps(value, default=str)  # 1 -> "1", 1.5 -> "1.5", true -> "true", a date -> "2024-01-01"
 
 
+def _column_values(path: Path, table, name: str) -> list[Any]:
+    """One Parquet column as Python values; a string column whose bytes are not UTF-8 is one error."""
+    try:
+        return table.column(name).to_pylist()
+    except UnicodeDecodeError:
+        raise SynthclfError(f"{path}: column {name!r} is a string column whose bytes are not UTF-8 text; "
+                            "export the file again with its texts as UTF-8 strings") from None
+    except Exception as exc:  # noqa: BLE001 - damaged column data: pyarrow raises ArrowInvalid, ValueError, ...
+        raise SynthclfError(f"{path}: column {name!r} cannot be read ({' '.join(str(exc).split())[:120]}); "
+                            "export the file again") from None
+
+
 def _parquet_rows(path: Path) -> tuple[list[Row], list[str]]:
     import pyarrow.parquet as pq
 
@@ -187,7 +199,7 @@ def _parquet_rows(path: Path) -> tuple[list[Row], list[str]]:
         raise SynthclfError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:120]}); "
                             "export it again") from None
     columns = table.column_names
-    values = {name: table.column(name).to_pylist() for name in columns}
+    values = {name: _column_values(path, table, name) for name in columns}
     rows = []
     for index in range(table.num_rows):
         row = {}
