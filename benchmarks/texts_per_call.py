@@ -85,7 +85,7 @@ def compare_cell(roots: dict[str, Path], task: str, setting: str, real: dict, pa
     for arm, root in roots.items():
         records = [r for r in read_jsonl(root / paths.synthetic_file(task, setting)) if r.get("replicate", 0) == 0]
         texts = [r["text"] for r in records]
-        fidelity = fit_predict("tfidf_logreg", real["train"], real["labels"], texts, params.train)
+        fidelity = real["fidelity"].predict(texts)
         predicted = fit_predict(params.train.backend, records, real["labels"], test_texts, params.train)
         preds[arm] = np.array([real["index"][label] for label in predicted])
         faithful = [p == r["label"] for p, r in zip(fidelity, records, strict=True)]
@@ -97,11 +97,14 @@ def compare_cell(roots: dict[str, Path], task: str, setting: str, real: dict, pa
     return cell
 
 
-def real_splits(root: Path, task: str) -> dict:
+def real_splits(root: Path, task: str, train_params) -> dict:
+    """The task's real splits and the label-fidelity classifier, fitted once on the real training split."""
     train = read_jsonl(root / paths.prepared_split(task, "train"))
     labels = sorted({record["label"] for record in train})
+    examples, ids = training_examples(train, labels, "fidelity")
+    fidelity, _ = backend("tfidf_logreg").fit(examples, ids, labels, train_params, seed=0, desc="fidelity")
     return {"train": train, "test": read_jsonl(root / paths.prepared_split(task, "test")), "labels": labels,
-            "index": {label: i for i, label in enumerate(labels)}}
+            "index": {label: i for i, label in enumerate(labels)}, "fidelity": fidelity}
 
 
 def markdown(results: dict) -> str:
@@ -133,7 +136,7 @@ def main() -> None:
     roots = {"one": args.one, "five": args.five}
     cells = {}
     for task in args.tasks:
-        real = real_splits(args.five, task)
+        real = real_splits(args.five, task, params.train)
         for setting in SETTINGS:
             cells[f"{task}/{setting}"] = compare_cell(roots, task, setting, real, params)
             print(f"{task}/{setting}: done", flush=True)

@@ -31,9 +31,9 @@ def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     return result
 
 
-def copy_project(root: Path, params: dict) -> Path:
-    """The stages' code and inputs copied into `root`, with `params` as its params.yaml."""
-    for item in COPIED:
+def copy_project(root: Path, params: dict, items: tuple[str, ...] = COPIED) -> Path:
+    """The stages' code and inputs (`items`) copied into `root`, with `params` as its params.yaml."""
+    for item in items:
         source, target = REPO / item, root / item
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():

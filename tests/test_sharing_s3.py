@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dvc_project import COPIED, copy_project
 from fault_proxy import FaultProxy
 from s3_server import S3Server
 from test_pipeline import tiny_params
@@ -143,14 +144,7 @@ def team(tmp_path_factory, s3, proxy):
     root = tmp_path_factory.mktemp("sharing")
     origin, alice = root / "origin.git", root / "alice"
     sh(root, "git", "init", "-q", "--bare", "-b", "main", str(origin))
-    for item in ("dvc.yaml", "src", "data/external", "data/judgments", ".gitignore", ".dvcignore"):
-        source, target = REPO / item, alice / item
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(source, target)
-    (alice / "params.yaml").write_text(yaml.safe_dump(sharing_params(proxy.url), sort_keys=False))
+    copy_project(alice, sharing_params(proxy.url), (*COPIED, ".gitignore", ".dvcignore"))
     sh(alice, "git", "init", "-q", "-b", "main")
     dvc(alice, "init", "-q")
     dvc(alice, "remote", "add", "-d", "storage", f"s3://{BUCKET}/{PREFIX}")
