@@ -153,6 +153,7 @@ class GenerateMetrics(CallCounts):
     rejected: dict[str, int]
     errors: dict[str, int]
     rate_limit_wait_s: float = 0.0   # held back by llm.requests_per_minute / tokens_per_minute
+    copy_stops: int = 0   # calls stopped while streaming at their first copied text (generate.stop_at_copy)
     cache_hit_rate: float
     tokens: TokenCounts
     budget_usd: float

@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 from synthclf.errors import SynthclfError
 from synthclf.generation.accounting import Accounting
 from synthclf.generation.cache import CachedResponse, ResponseCache, cache_key, resolve_cache_path
-from synthclf.generation.client import CallStats, LLMClient, sampling_params
+from synthclf.generation.client import CallStats, LLMClient, Watch, sampling_params
+from synthclf.generation.copies import COPY_STOP
 from synthclf.generation.prompts import Prompt, Style
 from synthclf.settings.generate import GenerationParams
 from synthclf.settings.llm import LLMParams
@@ -124,23 +125,26 @@ class LLMSession:
         await server.until_ready()
         return server.base_url
 
-    async def complete(self, prompt: Prompt, seed: int, **key_extra: Any) -> Reply | None:
+    async def complete(self, prompt: Prompt, seed: int, watch: Watch | None = None, **key_extra: Any) -> Reply | None:
         """One answer: a cache hit (free, needs no concurrency slot), else one call, committed to the
-        cache before it is counted. None when the budget is spent before it could be sent."""
+        cache before it is counted. None when the budget is spent before it could be sent.
+        With `watch` the call is streamed and may stop early (copies.py). The key stays the same
+        either way: a whole answer serves a watching caller (it cuts it the same way), but an answer
+        stopped at a copy does not serve a caller without the watch: that one is asked again, whole."""
         request = self.request(prompt, seed, **key_extra)
         key = cache_key(request)
         cached = self.cache.get(key)
-        if cached is not None:
+        if cached is not None and (watch is not None or cached.finish_reason != COPY_STOP):
             self.accounting.record_hit(cached)
             return Reply(cached, from_cache=True)
         if self.budget_exhausted:
             return None
         client = await self.client()
         # Asked again once a slot is free: the budget may have been spent while this call waited.
-        response = await client.complete(prompt, seed, go_ahead=lambda: not self.budget_exhausted)
+        response = await client.complete(prompt, seed, go_ahead=lambda: not self.budget_exhausted, watch=watch)
         if response is None:
             return None
-        self.cache.put(key, request, response)
+        self.cache.put(key, request, response, replace=cached is not None)
         self.accounting.record_fresh(response)
         return Reply(response, from_cache=False)
 

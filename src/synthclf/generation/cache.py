@@ -107,10 +107,12 @@ class ResponseCache:
         row = self.db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         return CachedResponse.from_json(row[0]) if row else None
 
-    def put(self, key: str, request: dict[str, Any], response: CachedResponse) -> None:
-        """Commit at once. If another process stored the same key first, its answer stands."""
+    def put(self, key: str, request: dict[str, Any], response: CachedResponse, replace: bool = False) -> None:
+        """Commit at once. If another process stored the same key first, its answer stands, unless
+        `replace` (a whole answer asked for in place of one stopped at a copy)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self.db.execute(
-            "INSERT OR IGNORE INTO responses (key, model, request, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            f"{verb} INTO responses (key, model, request, response, created_at) VALUES (?, ?, ?, ?, ?)",
             (key, str(request.get("model", "")), json.dumps(request, sort_keys=True, ensure_ascii=False),
              response.to_json(), time.time()),
         )

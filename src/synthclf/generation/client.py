@@ -6,7 +6,9 @@ adds what a long generation run needs around a single call:
 - retries with exponential backoff and full jitter on 429, 5xx, timeouts, dropped connections and
   malformed responses, honouring Retry-After; the openai client's own retries are off
   (max_retries=0) so every retry is ours and is counted;
-- a per-request timeout.
+- a per-request timeout;
+- answers streamed where the caller watches them (few-shot answers stop at their first copied text,
+  generation/copies.py): the stream is closed at once, which stops a llama.cpp server's generation.
 Errors that no retry can fix (bad key, unknown model, bad request) stop the run with one clear
 line. The API key lives only in the AsyncOpenAI object: it is never logged, cached or written.
 """
@@ -25,15 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 
 from synthclf.errors import SynthclfError
 from synthclf.generation.cache import CachedResponse
+from synthclf.generation.copies import COPY_STOP
 from synthclf.generation.limits import RateLimiter
 from synthclf.generation.prompts import Prompt
 from synthclf.settings.llm import LLMParams
 
 RETRY_AFTER_CAP_S = 120.0
+Watch = Callable[[str], "str | None"]  # the text streamed so far -> the text to keep when the answer stops now
 
 
 class MalformedResponse(Exception):
@@ -51,6 +56,7 @@ class CallStats:
     retries: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # transient error kind -> count
     rate_limit_wait_s: float = 0.0  # held back by the requests- and tokens-per-minute limits
+    copy_stops: int = 0  # streamed answers stopped at their first copied text
 
     def count_error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -98,6 +104,11 @@ def transient_kind(exc: BaseException) -> str | None:
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "connection"
+    # a stream that breaks after its first bytes raises httpx's own errors, or an in-stream error event
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "connection"
     if isinstance(exc, openai.InternalServerError) or (
             isinstance(exc, openai.APIStatusError) and exc.status_code >= 500):
         return "server_error"
@@ -105,6 +116,8 @@ def transient_kind(exc: BaseException) -> str | None:
         return "server_error"
     if isinstance(exc, (MalformedResponse, openai.APIResponseValidationError, json.JSONDecodeError)):
         return "malformed"
+    if type(exc) is openai.APIError:  # an error event inside a stream: the server's, not the request's
+        return "server_error"
     return None
 
 
@@ -152,6 +165,12 @@ def sampling_params(llm: LLMParams, prompt: Prompt, seed: int, *, llama_cpp: boo
     return params
 
 
+def prompt_tokens_estimate(prompt: Prompt) -> int:
+    """~4 characters a token: for rate limits before a call, and where a streaming server reports no usage."""
+    body = prompt.text or " ".join(content for _role, content in prompt.messages)
+    return len(body) // 4
+
+
 class LLMClient:
     """Sends one prompt, returns one completion; concurrency, limits and retries included."""
 
@@ -172,17 +191,18 @@ class LLMClient:
     def sampling(self, prompt: Prompt, seed: int) -> dict[str, Any]:
         return sampling_params(self.llm, prompt, seed, llama_cpp=self.llama_cpp)
 
-    async def complete(self, prompt: Prompt, seed: int,
-                       go_ahead: Callable[[], bool] = lambda: True) -> CachedResponse | None:
+    async def complete(self, prompt: Prompt, seed: int, go_ahead: Callable[[], bool] = lambda: True,
+                       watch: Watch | None = None) -> CachedResponse | None:
         """One completion. `go_ahead` is asked once a concurrency slot is free (a budget cap may have
-        been reached while this call waited); None means it was not sent."""
+        been reached while this call waited); None means it was not sent. With `watch`, the answer is
+        streamed and stopped where the watch says (copies.CopyWatch)."""
         async with self.semaphore:
             if not go_ahead():
                 return None
             estimate = self._estimate_tokens(prompt)
             reserved = await self.tokens_limiter.acquire(estimate)
             self._record_waits()
-            response = await self._with_retries(prompt, seed)
+            response = await self._with_retries(prompt, seed, watch)
             self.tokens_limiter.settle(reserved, response.prompt_tokens + response.completion_tokens)
             return response
 
@@ -191,19 +211,18 @@ class LLMClient:
         self.stats.rate_limit_wait_s = self.requests_limiter.waited_s + self.tokens_limiter.waited_s
 
     def _estimate_tokens(self, prompt: Prompt) -> int:
-        body = prompt.text or " ".join(content for _role, content in prompt.messages)
-        # ~4 characters a token, plus the longest answer
-        return len(body) // 4 + (prompt.max_tokens or self.llm.max_tokens)
+        return prompt_tokens_estimate(prompt) + (prompt.max_tokens or self.llm.max_tokens)  # plus the longest answer
 
-    async def _with_retries(self, prompt: Prompt, seed: int) -> CachedResponse:
+    async def _with_retries(self, prompt: Prompt, seed: int, watch: Watch | None) -> CachedResponse:
         retry_number = 0
         while True:
             await self.requests_limiter.acquire(1)
             self._record_waits()
             self.stats.attempts += 1
             try:
-                response = await self._send(prompt, seed)
+                response = await (self._send_streamed(prompt, seed, watch) if watch else self._send(prompt, seed))
                 self.stats.calls += 1
+                self.stats.copy_stops += response.finish_reason == COPY_STOP
                 return response
             except Exception as exc:  # noqa: BLE001 - sorted into transient and fatal below
                 kind = transient_kind(exc)
@@ -232,8 +251,48 @@ class LLMClient:
         result = await self.openai.completions.create(model=self.llm.model, prompt=prompt.text, **params)
         return _parse(result, chat=False)
 
+    async def _send_streamed(self, prompt: Prompt, seed: int, watch: Watch) -> CachedResponse:
+        params = self.sampling(prompt, seed)
+        chat = prompt.style == "chat"
+        if chat:
+            stream = await self.openai.chat.completions.create(
+                model=self.llm.model, messages=prompt.body()["messages"], stream=True, **params)
+        else:
+            stream = await self.openai.completions.create(model=self.llm.model, prompt=prompt.text, stream=True,
+                                                          **params)
+        return await read_stream(stream, chat=chat, watch=watch, prompt_tokens=prompt_tokens_estimate(prompt))
+
     async def close(self) -> None:
         await self.openai.close()
+
+
+async def read_stream(stream: Any, *, chat: bool, watch: Watch, prompt_tokens: int) -> CachedResponse:
+    """The streamed answer, closed (and so stopped at the server) as soon as `watch` keeps a cut.
+    Token counts are the server's where it reports usage; else the text chunks (one per token on
+    llama.cpp) and the prompt estimated at 4 characters a token."""
+    text, chunks, finish, usage = "", 0, None, None
+    async with stream:
+        async for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            piece = choice.delta.content if chat else choice.text
+            finish = choice.finish_reason or finish
+            if not piece:
+                continue
+            text += piece
+            chunks += 1
+            kept = watch(text)
+            if kept is not None:
+                return CachedResponse(text=kept, finish_reason=COPY_STOP, prompt_tokens=prompt_tokens,
+                                      completion_tokens=chunks)
+    if finish is None:
+        raise MalformedResponse("the stream ended without a finish reason")
+    if usage is not None:
+        return CachedResponse(text=text, finish_reason=finish, prompt_tokens=int(usage.prompt_tokens),
+                              completion_tokens=int(usage.completion_tokens))
+    return CachedResponse(text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=chunks)
 
 
 def _parse(result: Any, *, chat: bool) -> CachedResponse:

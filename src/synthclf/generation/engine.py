@@ -9,7 +9,8 @@ concurrency limit; the semaphore is first-come-first-served, so the calls of one
 together, which lets llama.cpp reuse the shared prompt prefix.
 
 For each sample: build the prompt and ask the session (access.LLMSession): a cache hit needs no
-concurrency slot; a call is committed to the cache before it is counted.
+concurrency slot; a call is committed to the cache before it is counted. With `stop_at_copy` (a
+few-shot run's copy detector), an answer is read only up to its first copying text (copies.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from synthclf.generation.access import LLMSession, first_user_error
 from synthclf.generation.accounting import Accounting
 from synthclf.generation.cache import CachedResponse
-from synthclf.generation.cleaning import TextFilter, clean_text
+from synthclf.generation.cleaning import CopyDetector, TextFilter, clean_text
+from synthclf.generation.copies import CopyWatch, through_first_copy
 from synthclf.generation.prompts import Prompt, PromptBuilder, split_items
 from synthclf.text.normalize import normalized
 
@@ -46,8 +48,10 @@ class Outcome:
 
 class Engine:
     def __init__(self, *, builder: PromptBuilder, session: LLMSession, filters: dict[str, TextFilter],
-                 per_class: int, max_attempts: int, on_progress: Callable[[Engine, bool], None] | None = None) -> None:
+                 per_class: int, max_attempts: int, on_progress: Callable[[Engine, bool], None] | None = None,
+                 stop_at_copy: CopyDetector | None = None) -> None:
         self.builder = builder
+        self.stop_at_copy = stop_at_copy
         self.session = session
         self.accounting: Accounting = session.accounting
         self.filters = filters
@@ -107,18 +111,25 @@ class Engine:
         history = await self._history(label, call_index)
         prompt = self.builder.build(label, call_index, history)
         seed = self.builder.sample_seed(label, call_index)
+        labels = list(self.filters)
+
+        def clean(raw: str) -> str:
+            return clean_text(raw, labels, opened_quote=prompt.opens_quote)
+
+        watch = CopyWatch(self.stop_at_copy, prompt.items, clean) if self.stop_at_copy else None
         # The call's first sample index is part of the cache key (generation requests have always been keyed so).
-        reply = await self.session.complete(prompt, seed, sample_index=call_index * self.per_call)
+        reply = await self.session.complete(prompt, seed, watch=watch, sample_index=call_index * self.per_call)
         if self.session.budget_exhausted:  # set by the call that spent it; no new call is sent
             self.stop_reason = "budget"
         if reply is None:
             return None
-        raw_items = split_items(reply.response.text, prompt.items)
+        answer = split_items(reply.response.text, prompt.items)
+        raw_items = through_first_copy(answer, self.stop_at_copy, clean) if self.stop_at_copy else answer
         samples = []
         for position, raw in enumerate(raw_items):
-            # only the list's last text can have been cut by the token cap
-            finish = reply.response.finish_reason if position == len(raw_items) - 1 else "stop"
-            text = clean_text(raw, list(self.filters), opened_quote=prompt.opens_quote)
+            # only the answer's last text can have been cut by the token cap
+            finish = reply.response.finish_reason if position == len(answer) - 1 else "stop"
+            text = clean(raw)
             samples.append(Sample(label, call_index * self.per_call + position, seed, prompt, reply.response, text,
                                   reply.from_cache, finish))
         return samples

@@ -96,9 +96,12 @@ class Progress:
         self.bar.close()
 
 
-def build_filters(card: TaskCard, gen: GenerationParams, pool: dict[str, list[str]]) -> dict[str, TextFilter]:
-    # Few-shot texts must not copy any pool text the generator may have been shown.
-    detector = CopyDetector([text for texts in pool.values() for text in texts], gen.copy_ngram) if pool else None
+def copy_detector(gen: GenerationParams, pool: dict[str, list[str]]) -> CopyDetector | None:
+    """Few-shot texts must not copy any pool text the generator may have been shown."""
+    return CopyDetector([text for texts in pool.values() for text in texts], gen.copy_ngram) if pool else None
+
+
+def build_filters(card: TaskCard, gen: GenerationParams, detector: CopyDetector | None) -> dict[str, TextFilter]:
     return {label: TextFilter(min_words=gen.min_words, max_words=min(card.max_words, gen.max_words),
                               shingle_words=gen.shingle_words, near_duplicate_jaccard=gen.near_duplicate_jaccard,
                               copy_detector=detector)
@@ -122,9 +125,10 @@ async def _generate(params: Params, task: str, setting: str, card: TaskCard,
                                     seed=replicate_seed(gen, replicate), texts_per_call=gen.texts_per_call,
                                     tokens_per_text=text_budget, context_tokens=context_window(params.llm))
             progress = Progress(f"{task}/{setting} r{replicate}", gen.per_class * len(card.labels), session.stats)
-            engine = Engine(builder=builder, session=session, filters=build_filters(card, gen, pool),
+            detector = copy_detector(gen, pool)
+            engine = Engine(builder=builder, session=session, filters=build_filters(card, gen, detector),
                             per_class=gen.per_class, max_attempts=int(gen.max_attempts_factor * gen.per_class),
-                            on_progress=progress)
+                            on_progress=progress, stop_at_copy=detector if gen.stop_at_copy else None)
             try:
                 outcomes.append(await engine.run())
             finally:
@@ -176,6 +180,7 @@ def metrics(params: Params, task: str, setting: str, outcomes: list[Outcome] | N
         **call_counts(stats, accounting),
         "errors": dict(sorted(stats.errors.items())),
         "rate_limit_wait_s": round(stats.rate_limit_wait_s, 3),
+        "copy_stops": stats.copy_stops,
         "cache_hit_rate": round(accounting.cache_hits / looked_up, 4) if looked_up else 0.0,
         "tokens": {"prompt": accounting.fresh_prompt_tokens, "completion": accounting.fresh_completion_tokens,
                    "cached_prompt": accounting.cached_prompt_tokens,

@@ -27,6 +27,8 @@ class GenerationParams(Strict):
     max_words: int = Field(60, ge=1)
     shingle_words: int = Field(2, ge=1, description="word n-gram size for near-duplicate Jaccard")
     copy_ngram: int = Field(6, ge=2, description="n-gram length that counts as copying a few-shot example")
+    stop_at_copy: bool = Field(True, description="few-shot: an answer ends at its first copying text (streamed "
+                               "calls stop there); false: every text of a list is judged")
     near_duplicate_jaccard: float = Field(0.8, gt=0, le=1)
     seed: int = 0
     cache_path: str = Field(".synthclf_cache/responses.sqlite",
