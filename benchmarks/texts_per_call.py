@@ -79,6 +79,8 @@ def diversity_ratios(texts: list[str], real_texts: list[str]) -> dict:
 
 
 def compare_cell(roots: dict[str, Path], task: str, setting: str, real: dict, params) -> dict:
+    """Each arm's kept texts of replicate 0 scored alike; the paired difference is the second arm's
+    Macro-F1 minus the first's (key "<second>_minus_<first>")."""
     gold = np.array([real["index"][record["label"]] for record in real["test"]])
     test_texts = [record["text"] for record in real["test"]]
     cell, preds = {}, {}
@@ -92,8 +94,9 @@ def compare_cell(roots: dict[str, Path], task: str, setting: str, real: dict, pa
         cell[arm] = {"texts": len(texts), **cost(root, task, setting), "fidelity": round(float(np.mean(faithful)), 3),
                      "macro_f1": rounded(score_interval(gold, preds[arm], len(real["labels"]), seed=1)),
                      **diversity_ratios(texts, [r["text"] for r in real["train"]])}
-    paired = difference_interval(gold, preds["five"], preds["one"], len(real["labels"]), seed=1)
-    cell["five_minus_one"] = rounded(paired)
+    first, second = roots
+    paired = difference_interval(gold, preds[second], preds[first], len(real["labels"]), seed=1)
+    cell[f"{second}_minus_{first}"] = rounded(paired)
     return cell
 
 

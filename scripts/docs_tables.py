@@ -16,7 +16,7 @@ away, and the test fails until it is written. The blocks and where they come fro
     README.md                         verdict-summary   metrics/summary.json + params.yaml
     docs/reading-the-answers.md       verdict, findings metrics/summary.json + params.yaml
     docs/generators-and-backends.md   generators        benchmarks/results/generator_comparison.json
-    docs/generators-and-backends.md   backend-comparison metrics/summary.json +
+    docs/generators-and-backends.md   backend-comparison benchmarks/results/summary_frozen.json +
                                                         benchmarks/results/summary_fine_tuned.json
     docs/generators-and-backends.md   texts-per-call    benchmarks/results/texts_per_call.json
     docs/your-own-task.md             reject-rates      benchmarks/results/reject_rates.json
@@ -44,7 +44,9 @@ SUMMARY = "metrics/summary.json"
 GENERATORS = "benchmarks/results/generator_comparison.json"
 TIME_COLD = "benchmarks/results/pipeline_time.json"
 TIME_WARM = "benchmarks/results/pipeline_time_warm.json"
-# The fine-tuned backend's run on the default run's texts (benchmarks/backend_comparison.md says how).
+# One run's generated texts trained twice: with the frozen head (the default run of commit fc57a09)
+# and fine-tuned (train.backend: transformer); docs/generators-and-backends.md says how.
+FROZEN = "benchmarks/results/summary_frozen.json"
 FINE_TUNED = "benchmarks/results/summary_fine_tuned.json"
 TEXTS_PER_CALL = "benchmarks/results/texts_per_call.json"
 REJECTS = "benchmarks/results/reject_rates.json"
@@ -229,12 +231,12 @@ def _score(summary: dict, task: str, source: str) -> str:
 
 
 def backend_comparison(repo: Path) -> str:
-    """The default run's texts scored by the frozen head (the default run) and by fine-tuning
-    (train.backend: transformer), task by task: each source's Macro-F1, then the verdict columns."""
+    """One run's texts scored by the frozen head and by fine-tuning (train.backend: transformer),
+    task by task: each source's Macro-F1, then the verdict columns."""
     from synthclf.analysis.report import tasks_by_subjectivity, verdict_table
 
-    frozen, params = _run(repo)
-    tuned = _read(repo, FINE_TUNED)
+    _summary, params = _run(repo)
+    frozen, tuned = _read(repo, FROZEN), _read(repo, FINE_TUNED)
     tasks = [task for task in tasks_by_subjectivity(frozen) if task in tuned["tasks"]]
     sources = [source for source in params.sources if all(source in tuned["tasks"][t] for t in tasks)]
     lines = ["Macro-F1 on the real test set, %, with 95% intervals; the same generated texts, the same real draws.", "",
@@ -290,7 +292,8 @@ BLOCKS = [
     Block("docs/reading-the-answers.md", "verdict", (SUMMARY, "params.yaml"), verdict),
     Block("docs/reading-the-answers.md", "findings", (SUMMARY,), findings),
     Block("docs/generators-and-backends.md", "generators", (GENERATORS,), generators),
-    Block("docs/generators-and-backends.md", "backend-comparison", (SUMMARY, FINE_TUNED), backend_comparison),
+    Block("docs/generators-and-backends.md", "backend-comparison", (FROZEN, FINE_TUNED, "params.yaml"),
+          backend_comparison),
     Block("docs/generators-and-backends.md", "texts-per-call", (TEXTS_PER_CALL,), texts_per_call),
     Block("docs/your-own-task.md", "reject-rates", (REJECTS,), reject_rates),
     Block("docs/run-time.md", "run-time", (TIME_COLD, TIME_WARM), run_time),

@@ -1,0 +1,67 @@
+"""Does stopping a few-shot answer at its first copied text (generate.stop_at_copy) cost text quality?
+
+The rule drops the texts a list answer writes after one that copies a pool example (the small model
+mostly goes on copying), and streams the call so it stops there. This scores the few-shot texts of
+replicate 0 of two runs alike: one that judged every text of a list (`stop_at_copy: false`, or a
+run made before the rule) and one made with it. The measures are benchmarks/texts_per_call.py's:
+calls and rejects per kept text, label fidelity (TF-IDF on real data), the default classifier's
+Macro-F1 on the real test set with the paired difference (stopped - whole), and diversity over
+real texts of the same number. Both arms share the same generation seeds, so a text differs only
+where an answer held a copy with more texts after it.
+
+  python benchmarks/copy_stop.py --whole <run without the rule> --stopped <run with it> \\
+      --tasks trec sms_spam rt_sentiment vader_tweets vader_nyt seinfeld_humor \\
+      --json benchmarks/results/copy_stop.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from texts_per_call import REPO, compare_cell, real_splits
+
+from synthclf import resources
+from synthclf.config import load_params
+
+ARMS = ("whole", "stopped")
+
+
+def markdown(results: dict) -> str:
+    lines = ["| task | answers | calls / kept | rejected / kept | label fidelity | Macro-F1 [95%] | "
+             "Remote-Clique / real | Chamfer / real |", "|---|---|---|---|---|---|---|---|"]
+    for task, cell in results["cells"].items():
+        for arm in ARMS:
+            c, f1 = cell[arm], cell[arm]["macro_f1"]
+            lines.append(f"| {task} | {arm} | {c['calls_per_kept']:.2f} | {c['rejected_per_kept']:.2f} | "
+                         f"{c['fidelity']:.2f} | {100 * f1['value']:.1f} [{100 * f1['low']:.1f}, "
+                         f"{100 * f1['high']:.1f}] | {c['remote_clique_ratio']:.2f} | {c['chamfer_ratio']:.2f} |")
+        d = cell["stopped_minus_whole"]
+        lines.append(f"| {task} | stopped - whole | | | | {100 * d['value']:+.1f} "
+                     f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--whole", type=Path, required=True, help="project folder generated without the rule")
+    parser.add_argument("--stopped", type=Path, required=True, help="project folder generated with it")
+    parser.add_argument("--tasks", nargs="+", required=True)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    params = load_params(REPO / "params.yaml")
+    resources.activate(params.resources.model_copy(update={"threads": 1}))   # 2 shared cores: time nothing here
+    roots = {"whole": args.whole, "stopped": args.stopped}
+    cells = {}
+    for task in args.tasks:
+        cells[task] = compare_cell(roots, task, "few_shot", real_splits(args.stopped, task, params.train), params)
+        print(f"{task}: done", flush=True)
+    results = {"backend": params.train.backend, "encoder": params.train.encoder, "replicate": 0, "cells": cells}
+    print(markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
