@@ -77,7 +77,9 @@ class Engine:
     async def _run_label(self, label: str, kept: list[Sample], group: asyncio.TaskGroup) -> None:
         futures = self.futures[label]
         tally = self.accounting.tally(label)
-        max_calls = -(-self.max_attempts // self.per_call)
+        # A call judges per_call texts, or, stopped at a copy, as few as one: the attempt budget is
+        # counted in texts judged, so it is not spent by calls that judged fewer texts than asked.
+        max_calls = self.max_attempts if self.stop_at_copy else -(-self.max_attempts // self.per_call)
         launched = judged_calls = judged = 0
         while len(kept) < self.per_class and judged < self.max_attempts:
             # Never more outstanding than still needed (no call wasted on a finished label), and a
