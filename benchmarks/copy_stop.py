@@ -6,8 +6,9 @@ replicate 0 of two runs alike: one that judged every text of a list (`stop_at_co
 run made before the rule) and one made with it. The measures are benchmarks/texts_per_call.py's:
 calls and rejects per kept text, label fidelity (TF-IDF on real data), the default classifier's
 Macro-F1 on the real test set with the paired difference (stopped - whole), and diversity over
-real texts of the same number. Both arms share the same generation seeds, so a text differs only
-where an answer held a copy with more texts after it.
+real texts of the same number. Both arms share the generation seeds, but two from-scratch runs of
+llama.cpp do not repeat every answer token for token (batching and prompt-prefix reuse change the
+arithmetic), so each arm is its own draw: read a difference against the replicate spread.
 
   python benchmarks/copy_stop.py --whole <run without the rule> --stopped <run with it> \\
       --tasks trec sms_spam rt_sentiment vader_tweets vader_nyt seinfeld_humor \\

@@ -127,6 +127,9 @@ def test_streamed_stops_and_whole_answers_give_the_same_texts(gen_project, fault
     stopped = {key for key, answer in answers.items() if answer["finish_reason"] == COPY_STOP}
     assert metrics["copy_stops"] == len(stopped) > 0 and metrics["calls"] == len(answers)
     assert all(body.get("stream") is True for body in fault_proxy.forwarded)
+    # a label ends full or with its whole attempt budget (texts judged) spent, however few texts a
+    # stopped call judged (its call cap once was the budget over texts_per_call: 6 calls, 6 texts)
+    assert all(tally["kept"] == 3 or tally["attempts"] == 24 for tally in metrics["labels"].values())
     for key in stopped:   # a stopped answer ends in the text that copies
         items = split_items(answers[key]["text"], 4)
         assert first_copying_item(items, CopyDetector(POOL_TEXTS, 3), clean) == len(items) - 1
