@@ -13,12 +13,18 @@ import pytest
 
 from synthclf import paths
 from synthclf.config import load_params
+from synthclf.errors import SynthclfError
 from synthclf.generation import generate
+from synthclf.generation.access import open_session
+from synthclf.generation.cache import CachedResponse, cache_key
 from synthclf.generation.cleaning import CopyDetector, clean_text
 from synthclf.generation.client import read_stream
 from synthclf.generation.copies import COPY_STOP, CopyWatch, first_copying_item, through_first_copy
-from synthclf.generation.prompts import split_items
+from synthclf.generation.prompts import Prompt, split_items
+from synthclf.generation.server import free_port
 from synthclf.records import read_json, read_jsonl
+from synthclf.settings.generate import GenerationParams
+from synthclf.settings.llm import LLMParams
 
 from conftest_generation import POOL
 
@@ -101,13 +107,31 @@ def test_a_stream_that_never_finishes_is_malformed() -> None:
     assert transient_kind(error.value) == "malformed"   # retried like any malformed answer
 
 
+def test_an_answer_stopped_at_a_copy_serves_only_a_run_with_the_rule(tmp_path: Path) -> None:
+    """A cached stopped answer is a hit for a watching caller and a miss for one without the watch:
+    that one goes to the endpoint (here a closed port, so the attempt is the error) for a whole answer."""
+    llm = LLMParams(base_url=f"http://127.0.0.1:{free_port()}/v1", timeout_s=2)
+    prompt = Prompt(style="completion", prompt_id="few_shot.completion.test", text='1. "a"\n2. "', items=4)
+    with open_session(llm, GenerationParams(cache_path=str(tmp_path / "responses.sqlite"))) as session:
+        key = cache_key(session.request(prompt, 7, sample_index=0))
+        stopped = CachedResponse(text='WINNER you have won a cash ', finish_reason=COPY_STOP, prompt_tokens=9,
+                                 completion_tokens=7)
+        session.cache.put(key, session.request(prompt, 7, sample_index=0), stopped)
+        watch = CopyWatch(DETECTOR, 4, clean)
+        reply = asyncio.run(session.complete(prompt, 7, watch=watch, sample_index=0))
+        assert reply.from_cache and reply.response == stopped
+        with pytest.raises(SynthclfError, match="not reachable"):
+            asyncio.run(session.complete(prompt, 7, sample_index=0))
+        whole = CachedResponse(text='WINNER you have won a cash prize"', finish_reason="stop", prompt_tokens=9,
+                               completion_tokens=9)
+        session.cache.put(key, session.request(prompt, 7, sample_index=0), whole, replace=True)
+        for watching in (watch, None):   # a whole answer serves both
+            assert asyncio.run(session.complete(prompt, 7, watch=watching, sample_index=0)).response == whole
+
+
 def cache_answers(root: Path) -> dict[str, dict]:
     with sqlite3.connect(root / ".synthclf_cache" / "responses.sqlite") as db:
         return {key: json.loads(response) for key, response in db.execute("SELECT key, response FROM responses")}
-
-
-def without_tokens(jsonl: bytes) -> list[dict]:
-    return [{key: value for key, value in json.loads(line).items() if key != "tokens"} for line in jsonl.splitlines()]
 
 
 def run_few_shot() -> tuple[bytes, dict]:
@@ -118,7 +142,7 @@ def run_few_shot() -> tuple[bytes, dict]:
 
 
 @pytest.mark.slow
-def test_streamed_stops_and_whole_answers_give_the_same_texts(gen_project, fault_proxy) -> None:
+def test_streamed_calls_stop_at_the_copy_and_a_run_without_the_rule_asks_again(gen_project, fault_proxy) -> None:
     # copy_ngram 3: many texts share three words with the pool, so many answers stop early
     few_shot = {"per_class": 3, "texts_per_call": 4, "copy_ngram": 3, "max_attempts_factor": 8.0}
     root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate=few_shot)
@@ -137,17 +161,13 @@ def test_streamed_stops_and_whole_answers_give_the_same_texts(gen_project, fault
     fault_proxy.reset()
     assert run_few_shot()[0] == streamed and fault_proxy.seen == []    # a rerun: all from the cache
 
-    # Without the rule every answer must be whole: exactly the stopped ones are asked again, not streamed
+    # Without the rule every answer must be whole: stopped ones it needs are asked again, not streamed
     gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate={**few_shot, "stop_at_copy": False})
     _whole_run, whole_metrics = run_few_shot()
-    assert whole_metrics["copy_stops"] == 0
-    still_stopped = {key for key, answer in cache_answers(root).items() if answer["finish_reason"] == COPY_STOP}
-    assert still_stopped < stopped and whole_metrics["calls"] == len(fault_proxy.forwarded)
+    assert whole_metrics["copy_stops"] == 0 and whole_metrics["calls"] == len(fault_proxy.forwarded)
     assert all(not body.get("stream") for body in fault_proxy.forwarded)
-
-    # The rule applied to those whole answers keeps exactly what the streamed run kept
-    fault_proxy.reset()
-    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate=few_shot)
-    cut, cut_metrics = run_few_shot()
-    assert cut_metrics["calls"] == 0 and without_tokens(cut) == without_tokens(streamed)
-    # (a stream reports no usage on llama.cpp: its records count chunks and estimate the prompt)
+    still_stopped = {key for key, answer in cache_answers(root).items() if answer["finish_reason"] == COPY_STOP}
+    assert still_stopped <= stopped and len(stopped - still_stopped) <= whole_metrics["calls"]
+    # (Whether a re-asked whole answer, cut by the rule, gives the streamed texts again is llama.cpp's
+    # determinism, which a server reusing prompt prefixes does not promise; the rule itself is checked
+    # on the same text both ways above.)
