@@ -143,9 +143,11 @@ def run_few_shot() -> tuple[bytes, dict]:
 
 @pytest.mark.slow
 def test_streamed_calls_stop_at_the_copy_and_a_run_without_the_rule_asks_again(gen_project, fault_proxy) -> None:
-    # copy_ngram 3: many texts share three words with the pool, so many answers stop early
+    # copy_ngram 3: many texts share three words with the pool, so many answers stop early.
+    # timeout_s 120: a list of four texts waits behind the other call, and on busy cores 30 s ran out
     few_shot = {"per_class": 3, "texts_per_call": 4, "copy_ngram": 3, "max_attempts_factor": 8.0}
-    root = gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate=few_shot)
+    llm = {"base_url": fault_proxy.url, "backend": "llama_cpp", "timeout_s": 120}
+    root = gen_project(llm=llm, generate=few_shot)
     streamed, metrics = run_few_shot()
     answers = cache_answers(root)
     stopped = {key for key, answer in answers.items() if answer["finish_reason"] == COPY_STOP}
@@ -162,7 +164,7 @@ def test_streamed_calls_stop_at_the_copy_and_a_run_without_the_rule_asks_again(g
     assert run_few_shot()[0] == streamed and fault_proxy.seen == []    # a rerun: all from the cache
 
     # Without the rule every answer must be whole: stopped ones it needs are asked again, not streamed
-    gen_project(llm={"base_url": fault_proxy.url, "backend": "llama_cpp"}, generate={**few_shot, "stop_at_copy": False})
+    gen_project(llm=llm, generate={**few_shot, "stop_at_copy": False})
     _whole_run, whole_metrics = run_few_shot()
     assert whole_metrics["copy_stops"] == 0 and whole_metrics["calls"] == len(fault_proxy.forwarded)
     assert all(not body.get("stream") for body in fault_proxy.forwarded)
