@@ -21,10 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
-from texts_per_call import REPO, compare_cell, real_splits
-
-from synthclf import resources
-from synthclf.config import load_params
+from texts_per_call import arm_cells, compare_runs, difference_cells
 
 ARMS = ("whole", "stopped")
 
@@ -33,14 +30,8 @@ def markdown(results: dict) -> str:
     lines = ["| task | answers | calls / kept | rejected / kept | label fidelity | Macro-F1 [95%] | "
              "Remote-Clique / real | Chamfer / real |", "|---|---|---|---|---|---|---|---|"]
     for task, cell in results["cells"].items():
-        for arm in ARMS:
-            c, f1 = cell[arm], cell[arm]["macro_f1"]
-            lines.append(f"| {task} | {arm} | {c['calls_per_kept']:.2f} | {c['rejected_per_kept']:.2f} | "
-                         f"{c['fidelity']:.2f} | {100 * f1['value']:.1f} [{100 * f1['low']:.1f}, "
-                         f"{100 * f1['high']:.1f}] | {c['remote_clique_ratio']:.2f} | {c['chamfer_ratio']:.2f} |")
-        d = cell["stopped_minus_whole"]
-        lines.append(f"| {task} | stopped - whole | | | | {100 * d['value']:+.1f} "
-                     f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] | | |")
+        lines += [f"| {task} | {arm} | {arm_cells(cell[arm])}" for arm in ARMS]
+        lines.append(f"| {task} | stopped - whole{difference_cells(cell['stopped_minus_whole'])}")
     return "\n".join(lines)
 
 
@@ -51,14 +42,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", required=True)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    params = load_params(REPO / "params.yaml")
-    resources.activate(params.resources.model_copy(update={"threads": 1}))   # 2 shared cores: time nothing here
-    roots = {"whole": args.whole, "stopped": args.stopped}
-    cells = {}
-    for task in args.tasks:
-        cells[task] = compare_cell(roots, task, "few_shot", real_splits(args.stopped, task, params.train), params)
-        print(f"{task}: done", flush=True)
-    results = {"backend": params.train.backend, "encoder": params.train.encoder, "replicate": 0, "cells": cells}
+    results = compare_runs({"whole": args.whole, "stopped": args.stopped}, args.tasks, ("few_shot",),
+                           key=lambda task, _setting: task)
     print(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -110,21 +110,43 @@ def real_splits(root: Path, task: str, train_params) -> dict:
             "index": {label: i for i, label in enumerate(labels)}, "fidelity": fidelity}
 
 
+def arm_cells(cell: dict) -> str:
+    """One arm's table cells after its name columns: cost, fidelity, Macro-F1, diversity."""
+    f1 = cell["macro_f1"]
+    return (f"{cell['calls_per_kept']:.2f} | {cell['rejected_per_kept']:.2f} | {cell['fidelity']:.2f} | "
+            f"{100 * f1['value']:.1f} [{100 * f1['low']:.1f}, {100 * f1['high']:.1f}] | "
+            f"{cell['remote_clique_ratio']:.2f} | {cell['chamfer_ratio']:.2f} |")
+
+
+def difference_cells(difference: dict) -> str:
+    """The paired Macro-F1 difference in the arms' columns, the others blank."""
+    return (f" | | | | {100 * difference['value']:+.1f} "
+            f"[{100 * difference['low']:+.1f}, {100 * difference['high']:+.1f}] | | |")
+
+
 def markdown(results: dict) -> str:
     lines = ["| task | setting | texts per call | calls / kept | rejected / kept | label fidelity | "
              "Macro-F1 [95%] | Remote-Clique / real | Chamfer / real |", "|---|---|---|---|---|---|---|---|---|"]
     for key, cell in results["cells"].items():
         task, setting = key.split("/")
         for arm in ARMS:
-            c, f1 = cell[arm], cell[arm]["macro_f1"]
-            lines.append(f"| {task} | {setting} | {1 if arm == 'one' else 5} | {c['calls_per_kept']:.2f} | "
-                         f"{c['rejected_per_kept']:.2f} | {c['fidelity']:.2f} | {100 * f1['value']:.1f} "
-                         f"[{100 * f1['low']:.1f}, {100 * f1['high']:.1f}] | {c['remote_clique_ratio']:.2f} | "
-                         f"{c['chamfer_ratio']:.2f} |")
-        d = cell["five_minus_one"]
-        lines.append(f"| {task} | {setting} | 5 - 1 | | | | {100 * d['value']:+.1f} "
-                     f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] | | |")
+            lines.append(f"| {task} | {setting} | {1 if arm == 'one' else 5} | {arm_cells(cell[arm])}")
+        lines.append(f"| {task} | {setting} | 5 - 1{difference_cells(cell['five_minus_one'])}")
     return "\n".join(lines)
+
+
+def compare_runs(roots: dict[str, Path], tasks: list[str], settings: tuple[str, ...], key) -> dict:
+    """Every task and setting compared across the two runs (real splits read from the second);
+    `key(task, setting)` names each cell in the results."""
+    params = load_params(REPO / "params.yaml")
+    resources.activate(params.resources.model_copy(update={"threads": 1}))   # 2 shared cores: time nothing here
+    cells = {}
+    for task in tasks:
+        real = real_splits(list(roots.values())[1], task, params.train)
+        for setting in settings:
+            cells[key(task, setting)] = compare_cell(roots, task, setting, real, params)
+            print(f"{key(task, setting)}: done", flush=True)
+    return {"backend": params.train.backend, "encoder": params.train.encoder, "replicate": 0, "cells": cells}
 
 
 def main() -> None:
@@ -134,16 +156,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", required=True)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    params = load_params(REPO / "params.yaml")
-    resources.activate(params.resources.model_copy(update={"threads": 1}))   # 2 shared cores: time nothing here
-    roots = {"one": args.one, "five": args.five}
-    cells = {}
-    for task in args.tasks:
-        real = real_splits(args.five, task, params.train)
-        for setting in SETTINGS:
-            cells[f"{task}/{setting}"] = compare_cell(roots, task, setting, real, params)
-            print(f"{task}/{setting}: done", flush=True)
-    results = {"backend": params.train.backend, "encoder": params.train.encoder, "replicate": 0, "cells": cells}
+    results = compare_runs({"one": args.one, "five": args.five}, args.tasks, SETTINGS,
+                           key=lambda task, setting: f"{task}/{setting}")
     print(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
