@@ -135,6 +135,29 @@ def host() -> dict:
             else os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
 
 
+def generator_speed(params: Path) -> float | None:
+    """Completion tokens a second the bundled generator writes on this host, after the run (best
+    of 3 calls of 64 tokens, its own server): generation is most of the run and bound by this
+    speed, so it tells a slower host from a slower pipeline. None for an endpoint (llm.base_url)."""
+    from openai import OpenAI
+
+    from synthclf.config import load_params
+    from synthclf.generation.server import start_server
+
+    llm = load_params(params).llm
+    if llm.base_url:
+        return None
+    best = 0.0
+    with start_server(llm) as (base_url, _process):
+        client = OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=300)
+        for seed in range(3):
+            started = time.perf_counter()
+            answer = client.completions.create(model=llm.model, prompt='Short text messages:\n1. "', max_tokens=64,
+                                               seed=seed, temperature=0.8, stop=[])
+            best = max(best, answer.usage.completion_tokens / (time.perf_counter() - started))
+    return round(best, 1)
+
+
 def print_table(stages: list[dict], bare: float, overhead: float, total: float) -> None:
     print(f"{'stage':44} {'wall s':>8} {'fixed s':>8} {'fixed %':>8}")
     for row in stages:
@@ -189,10 +212,11 @@ def main() -> None:
         print()
         print_table(stages, bare, overhead, total)
         calls = llm_counts(root)
+        machine = {**host(), "generator_tokens_per_s": generator_speed(args.params)}
         print(f"LLM: {calls['calls']} calls, {calls['cache_hits']} response-cache hits, "
-              f"{calls['kept_texts']} texts kept; host: {host()}")
+              f"{calls['kept_texts']} texts kept; host: {machine}")
         if args.json:
-            args.json.write_text(json.dumps({"params": str(args.params), "host": host(), "llm": calls,
+            args.json.write_text(json.dumps({"params": str(args.params), "host": machine, "llm": calls,
                                              "bare_import_s": round(bare, 3), "dvc_overhead_s": round(overhead, 2),
                                              "total_s": round(total, 1), "stages": stages}, indent=2) + "\n")
     finally:

@@ -190,6 +190,12 @@ PARTS = [
 ]
 
 
+def _writing_speed(host: dict) -> str:
+    """The bundled generator's writing speed on the run's host (runs timed before it was recorded have none)."""
+    speed = host.get("generator_tokens_per_s")
+    return f", where the bundled generator writes {speed:.0f} tokens a second" if speed else ""
+
+
 def _seconds(value: float) -> str:
     return f"{value:,.0f} s" + (f" ({value / 60:.1f} min)" if value >= 120 else "")
 
@@ -216,7 +222,7 @@ def run_time(repo: Path) -> str:
     for stage in cold["stages"]:
         fixed.setdefault(stage["command"], stage["fixed_s"])
     lines += ["", f"Slowest stage from scratch: `{slowest['stage']}`, {slowest['wall_s']:,.0f} s. "
-              f"Host: {cold['host']['cores']} cores.", "",
+              f"Host: {cold['host']['cores']} cores{_writing_speed(cold['host'])}.", "",
               "Fixed cost per stage (a fresh process importing the CLI, the stage's module and the libraries its "
               f"first work loads; a bare `import synthclf` takes {cold['bare_import_s']:.2f} s, and DVC adds "
               f"{cold['dvc_overhead_s']:.1f} s to every stage):", "",
