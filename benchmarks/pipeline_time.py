@@ -140,6 +140,7 @@ def generator_speed(params: Path) -> float | None:
     of 3 calls of 64 tokens, its own server): generation is most of the run and bound by this
     speed, so it tells a slower host from a slower pipeline. None for an endpoint (llm.base_url)."""
     from openai import OpenAI
+    from server_attention import timed_writes
 
     from synthclf.config import load_params
     from synthclf.generation.server import start_server
@@ -147,14 +148,10 @@ def generator_speed(params: Path) -> float | None:
     llm = load_params(params).llm
     if llm.base_url:
         return None
-    best = 0.0
     with start_server(llm) as (base_url, _process):
         client = OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=300)
-        for seed in range(3):
-            started = time.perf_counter()
-            answer = client.completions.create(model=llm.model, prompt='Short text messages:\n1. "', max_tokens=64,
-                                               seed=seed, temperature=0.8, stop=[])
-            best = max(best, answer.usage.completion_tokens / (time.perf_counter() - started))
+        writes = timed_writes(client, llm.model, ['Short text messages:\n1. "'] * 3)
+    best = max(tokens / seconds for tokens, seconds in writes)
     return round(best, 1)
 
 

@@ -53,6 +53,18 @@ def reading_prompts(count: int, words_per_example: int = 45) -> list[str]:
     return prompts
 
 
+def timed_writes(client: OpenAI, model: str, prompts: list[str], max_tokens: int = 64) -> list[tuple[int, float]]:
+    """(completion tokens, seconds) of one call per prompt (seed: its position), each asked for
+    max_tokens with no stop sequence; also pipeline_time.py's measure of a host's speed."""
+    calls = []
+    for seed, prompt in enumerate(prompts):
+        started = time.perf_counter()
+        answer = client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, seed=seed,
+                                           temperature=0.8, stop=[])
+        calls.append((answer.usage.completion_tokens, time.perf_counter() - started))
+    return calls
+
+
 def measure(base_url: str, model: str) -> dict[str, float]:
     client = OpenAI(base_url=base_url, api_key="unused", timeout=300, max_retries=0)
     prompt_tokens = read_s = 0.0
@@ -61,29 +73,22 @@ def measure(base_url: str, model: str) -> dict[str, float]:
         answer = client.completions.create(model=model, prompt=prompt, max_tokens=1, seed=seed, temperature=0.8)
         read_s += time.perf_counter() - started
         prompt_tokens += answer.usage.prompt_tokens
-    written = write_s = 0.0
-    for seed in range(6):
-        prompt = f"{HEADER}{seed + 1}. \""
-        started = time.perf_counter()
-        answer = client.completions.create(model=model, prompt=prompt, max_tokens=64, seed=seed, temperature=0.8,
-                                           stop=[])
-        write_s += time.perf_counter() - started
-        written += answer.usage.completion_tokens
-    return {"prompt_tokens_per_s": prompt_tokens / read_s, "completion_tokens_per_s": written / write_s}
+    writes = timed_writes(client, model, [f'{HEADER}{number}. "' for number in range(1, 7)])
+    return {"prompt_tokens_per_s": prompt_tokens / read_s,
+            "completion_tokens_per_s": sum(tokens for tokens, _ in writes) / sum(seconds for _, seconds in writes)}
 
 
 def run_arm(llm: LLMParams, flash_attn: bool) -> dict[str, float]:
     port = free_port()
     # the pipeline's own server command; a later flag overrides an earlier one
     command = [*server_command(llm, "127.0.0.1", port), "--flash_attn", str(flash_attn).lower()]
-    with open(os.devnull, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            base_url = f"http://127.0.0.1:{port}/v1"
-            wait_until_ready(base_url, process, Path(os.devnull))
-            return measure(base_url, llm.model)
-        finally:
-            stop(process)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base_url = f"http://127.0.0.1:{port}/v1"
+        wait_until_ready(base_url, process, Path(os.devnull))
+        return measure(base_url, llm.model)
+    finally:
+        stop(process)
 
 
 def main() -> None:
